@@ -1,0 +1,46 @@
+//! The alert as receivers see it: the JSON shape of PRODUCT.md, field for field. Built once
+//! when the alert is created and stored serialised, so every retry sends the same bytes.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlertPayload {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub topic: String,
+    pub score: f64,
+    pub matched: Vec<String>,
+    pub snippets: Vec<String>,
+    pub article: ArticleSummary,
+    pub entities: Vec<EntityMention>,
+    pub duplicates: Vec<String>,
+    pub detected_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArticleSummary {
+    pub url: Option<String>,
+    pub title: String,
+    pub published: Option<String>,
+    pub feed: String,
+    pub lang: Option<String>,
+    pub site: Option<String>,
+    pub authors: Vec<String>,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EntityMention {
+    pub text: String,
+    pub kind: String,
+    pub count: u32,
+}
+
+pub const ALERT_TYPE: &str = "feedwatch.alert";
+
+/// RFC 3339 in UTC with second precision and a `Z`, the form the payload promises.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

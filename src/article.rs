@@ -1,0 +1,191 @@
+//! Article: the stage boundary between fetching and analysis. Combines a feed item with what
+//! extraction found on its page (or, when the page could not be fetched or yielded nothing,
+//! the feed's own content or summary), then matches it against the compiled topics and builds
+//! the alert payloads. Pure and synchronous: the daemon runs it on a blocking thread.
+
+use chrono::{DateTime, Utc};
+
+use crate::alerts::payload::{ALERT_TYPE, AlertPayload, ArticleSummary, timestamp};
+use crate::config::{FeedSpec, TopicSpec};
+use crate::extract;
+use crate::feeds::FeedItem;
+use crate::text::{self, Lang};
+use crate::topics::{AnalyzedArticle, ArticleText, TopicMatch, TopicSet};
+
+/// What the topics are matched against.
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub feed: String,
+    pub url: Option<String>,
+    pub title: String,
+    pub text: String,
+    pub summary: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub lang: Option<Lang>,
+    pub site: Option<String>,
+    /// Where `text` came from, for logs and `feedwatch test`.
+    pub text_source: TextSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextSource {
+    /// Extracted from the article's page.
+    Page,
+    /// The feed item's own content or summary.
+    Feed,
+}
+
+impl Article {
+    /// Builds the article of `item`. `page` is the extraction of the item's linked page, if it
+    /// was fetched and extracted; a page with no usable text falls back to the feed's text.
+    pub fn from_item(feed: &FeedSpec, item: &FeedItem, page: Option<extract::Article>) -> Self {
+        let summary = item
+            .summary
+            .as_deref()
+            .map(html_to_text)
+            .filter(|s| !s.is_empty());
+        let page = page.filter(|p| !p.text.trim().is_empty());
+        let (text, text_source) = match &page {
+            Some(page) => (page.text.clone(), TextSource::Page),
+            None => {
+                let feed_text = item
+                    .content
+                    .as_deref()
+                    .map(html_to_text)
+                    .filter(|t| !t.is_empty())
+                    .or_else(|| summary.clone())
+                    .unwrap_or_default();
+                (feed_text, TextSource::Feed)
+            }
+        };
+        let title = if item.title.is_empty() {
+            page.as_ref().map(|p| p.title.clone()).unwrap_or_default()
+        } else {
+            html_to_text(&item.title)
+        };
+        let mut authors = item.authors.clone();
+        if authors.is_empty() {
+            authors = page.as_ref().map(|p| p.authors.clone()).unwrap_or_default();
+        }
+        let url = item.link.clone();
+        let lang = page
+            .as_ref()
+            .and_then(|p| p.lang.as_deref())
+            .and_then(Lang::from_code)
+            .or_else(|| text::detect_lang(&format!("{title}\n{text}")));
+        Article {
+            feed: feed.name.clone(),
+            site: url.as_deref().and_then(site_of),
+            summary: summary.or_else(|| page.as_ref().and_then(|p| p.description.clone())),
+            published: item.published.or(page.as_ref().and_then(|p| p.published)),
+            url,
+            title,
+            text,
+            authors,
+            lang,
+            text_source,
+        }
+    }
+
+    pub fn analyze(&self) -> AnalyzedArticle {
+        AnalyzedArticle::new(&ArticleText {
+            title: &self.title,
+            text: &self.text,
+            lang: self.lang,
+        })
+    }
+}
+
+/// The topics of `specs` (compiled in the same order into `topics`) that `article` satisfies:
+/// matched, in scope for its feed, and scoring at least the topic's `min_score`.
+pub fn matching_topics(
+    topics: &TopicSet,
+    specs: &[TopicSpec],
+    article: &Article,
+) -> Vec<TopicMatch> {
+    let analyzed = article.analyze();
+    topics
+        .matches(&analyzed)
+        .into_iter()
+        .filter(|m| {
+            let spec = &specs[m.topic];
+            spec.watches(&article.feed) && m.score >= spec.min_score
+        })
+        .collect()
+}
+
+/// The alert payload for one topic match.
+pub fn alert_payload(
+    id: String,
+    article: &Article,
+    found: &TopicMatch,
+    detected_at: DateTime<Utc>,
+) -> AlertPayload {
+    AlertPayload {
+        id,
+        kind: ALERT_TYPE.to_string(),
+        topic: found.name.clone(),
+        score: found.score,
+        matched: found.matched.clone(),
+        snippets: found.snippets.clone(),
+        article: ArticleSummary {
+            url: article.url.clone(),
+            title: article.title.clone(),
+            published: article.published.map(timestamp),
+            feed: article.feed.clone(),
+            lang: article.lang.map(|l| l.code().to_string()),
+            site: article.site.clone(),
+            authors: article.authors.clone(),
+            summary: article.summary.clone(),
+        },
+        entities: Vec::new(),
+        duplicates: Vec::new(),
+        detected_at: timestamp(detected_at),
+    }
+}
+
+/// The host of a URL without a leading `www.`, as the payload's `site`.
+pub fn site_of(url: &str) -> Option<String> {
+    let host = url::Url::parse(url).ok()?.host_str()?.to_ascii_lowercase();
+    Some(host.strip_prefix("www.").unwrap_or(&host).to_string())
+}
+
+/// Feed fields may carry HTML (RSS descriptions usually do); matching wants its text.
+pub fn html_to_text(fragment: &str) -> String {
+    if !fragment.contains('<') && !fragment.contains('&') {
+        return fragment.trim().to_string();
+    }
+    let document = dom_query::Document::fragment(fragment);
+    let text = document.select("body").text();
+    let text = if text.trim().is_empty() {
+        document.root().text()
+    } else {
+        text
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_fragments_become_text() {
+        assert_eq!(
+            html_to_text("<p>Hello <b>world</b></p><p>again</p>"),
+            "Hello world again"
+        );
+        assert_eq!(html_to_text("Tom &amp; Jerry"), "Tom & Jerry");
+        assert_eq!(html_to_text("  plain  "), "plain");
+    }
+
+    #[test]
+    fn site_drops_www() {
+        assert_eq!(
+            site_of("https://www.newsweek.com/x").as_deref(),
+            Some("newsweek.com")
+        );
+        assert_eq!(site_of("not a url"), None);
+    }
+}

@@ -1,0 +1,518 @@
+//! The command line (clap): parses arguments, installs logging and signal handling, and calls
+//! into the library. No business logic lives here, only argument handling and presentation.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::alerts::outbox::Outbox;
+use crate::article::{self, Article};
+use crate::config::{self, Config};
+use crate::extract;
+use crate::feeds::FeedItem;
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::pipeline::{Pipeline, Routing};
+use crate::scheduler;
+use crate::store::Store;
+use crate::topics::{self, Query};
+
+#[derive(Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watches news feeds and alerts webhooks when an article matches your topics"
+)]
+struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, ./feedwatch.toml, config/feedwatch.toml]
+    #[arg(short, long, global = true, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll feeds, match topics, deliver alerts (stop with Ctrl-C or SIGTERM)
+    Run,
+    /// Validate the config and every query; exit 1 with located errors
+    Check,
+    /// One polling round; alerts are printed as JSON lines
+    Once {
+        /// Also deliver the alerts to their webhooks (or stdout/alerts.jsonl) before exiting
+        #[arg(long)]
+        deliver: bool,
+    },
+    /// Run extraction and matching on a URL, a file (HTML or plain text) or - (stdin)
+    Test {
+        /// A topic of the config
+        #[arg(long, conflicts_with = "query", required_unless_present = "query")]
+        topic: Option<String>,
+        /// An ad-hoc query
+        #[arg(long)]
+        query: Option<String>,
+        source: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Extract article text (and metadata with --format json) from pages
+    Extract {
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// Write DIR/X.txt for each X/page.html or X.html instead of printing
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_logging();
+    let result = match cli.command {
+        Command::Check => return check(&config::locate(cli.config.as_deref())),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run(cli.config.as_deref()))),
+        Command::Once { deliver } => {
+            runtime().and_then(|rt| rt.block_on(once(cli.config.as_deref(), deliver)))
+        }
+        Command::Test {
+            topic,
+            query,
+            source,
+            format,
+        } => runtime()
+            .and_then(|rt| rt.block_on(test(cli.config.as_deref(), topic, query, &source, format))),
+        Command::Extract {
+            sources,
+            out_dir,
+            format,
+        } => runtime()
+            .and_then(|rt| rt.block_on(extract_pages(&sources, out_dir.as_deref(), format))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Logs go to stderr, so stdout stays clean for alert JSON lines. `FEEDWATCH_LOG` (or
+/// `RUST_LOG`) sets the filter, e.g. `FEEDWATCH_LOG=feedwatch=debug`.
+fn install_logging() {
+    let filter = std::env::var("FEEDWATCH_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {
+    let path = config::locate(path);
+    match config::load(&path) {
+        Ok(config) => Ok(Arc::new(config)),
+        Err(errors) => bail!(
+            "{errors}\n(run `feedwatch check -c {}` after fixing)",
+            path.display()
+        ),
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} feeds, {} topics, {} webhooks, {} entities)",
+                path.display(),
+                config.feeds.len(),
+                config.topics.len(),
+                config.webhooks.len(),
+                config.entities.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let config::StoreLocation::Sqlite(path) = &config.daemon.store;
+    Store::open_sqlite(path)
+        .await
+        .with_context(|| format!("cannot open the store {}", path.display()))
+}
+
+async fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    scheduler::run(config, store, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
+}
+
+async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    for feed in &config.feeds {
+        store.register_feed(&feed.name, feed.url.as_str()).await?;
+    }
+    let routing = if deliver {
+        Routing::Deliver
+    } else {
+        Routing::RecordOnly
+    };
+    let wake = Arc::new(Notify::new());
+    let pipeline = Pipeline::new(config.clone(), store.clone(), routing, wake.clone())?;
+    let polls = config.feeds.iter().map(|feed| {
+        let pipeline = pipeline.clone();
+        async move { (feed, pipeline.poll(feed).await) }
+    });
+    let mut failed = 0;
+    let mut stdout = std::io::stdout().lock();
+    for (feed, result) in futures_util::future::join_all(polls).await {
+        match result {
+            Ok(report) => {
+                for alert in &report.alerts {
+                    writeln!(stdout, "{}", serde_json::to_string(alert)?)?;
+                }
+                if report.marked_seen {
+                    eprintln!(
+                        "{}: first poll, {} items marked seen (first_poll = \"mark-seen\")",
+                        feed.name, report.new_items
+                    );
+                }
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("{}: {err}", feed.name);
+            }
+        }
+    }
+    drop(stdout);
+    if deliver {
+        let outbox = Outbox::new(&config, store.clone(), wake)?;
+        while outbox.deliver_due().await? > 0 {}
+    }
+    store.close().await;
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads a SOURCE argument: `-` (stdin), an http(s) URL, or a file.
+async fn read_source(source: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<String>)> {
+    if source == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        return Ok((bytes, None, None));
+    }
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let url = url::Url::parse(source).with_context(|| format!("invalid URL {source}"))?;
+        let fetcher = Fetcher::new(&config::default_daemon())?;
+        return match fetcher.get(&url, &Validators::default()).await? {
+            FetchOutcome::Fetched(page) => Ok((
+                page.body,
+                Some(page.final_url.to_string()),
+                page.content_type,
+            )),
+            FetchOutcome::NotModified => bail!("{source}: unexpected 304 Not Modified"),
+        };
+    }
+    let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
+    Ok((bytes, None, None))
+}
+
+fn looks_like_html(bytes: &[u8], content_type: Option<&str>) -> bool {
+    if let Some(ct) = content_type {
+        return ct.contains("html");
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).to_ascii_lowercase();
+    head.contains("<html")
+        || head.contains("<!doctype html")
+        || head.contains("<body")
+        || head.contains("<p>")
+}
+
+/// An article from a SOURCE: extracted from HTML, or from plain text whose first non-empty
+/// line is the title.
+fn article_from_source(
+    bytes: &[u8],
+    url: Option<&str>,
+    content_type: Option<&str>,
+) -> anyhow::Result<Article> {
+    let feed = config::FeedSpec {
+        name: "test".into(),
+        url: url::Url::parse(url.unwrap_or("http://localhost/")).context("invalid URL")?,
+        interval: std::time::Duration::from_secs(600),
+        full_text: true,
+        tags: vec![],
+        origin: config::Location {
+            file: PathBuf::new(),
+            line: 0,
+            column: 0,
+        },
+    };
+    if looks_like_html(bytes, content_type) {
+        let page = extract::extract(bytes, url, content_type)?;
+        let item = FeedItem {
+            key: crate::feeds::ItemKey::from_stored(String::new()),
+            title: page.title.clone(),
+            link: url.map(str::to_string),
+            summary: page.description.clone(),
+            content: None,
+            published: page.published,
+            authors: page.authors.clone(),
+        };
+        Ok(Article::from_item(&feed, &item, Some(page)))
+    } else {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_start();
+        let (title, body) = text.split_once('\n').unwrap_or((text, ""));
+        let item = FeedItem {
+            key: crate::feeds::ItemKey::from_stored(String::new()),
+            title: title.trim().to_string(),
+            link: url.map(str::to_string),
+            summary: None,
+            content: Some(body.trim().to_string()),
+            published: None,
+            authors: vec![],
+        };
+        Ok(Article::from_item(&feed, &item, None))
+    }
+}
+
+async fn test(
+    config_path: Option<&Path>,
+    topic: Option<String>,
+    query: Option<String>,
+    source: &str,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let query: Query = match (topic, query) {
+        (Some(name), _) => {
+            let config = load_config(config_path)?;
+            let spec = config
+                .topics
+                .iter()
+                .find(|t| t.name == name)
+                .with_context(|| format!("no topic named `{name}` in {}", config.path.display()))?;
+            spec.query.clone()
+        }
+        (None, Some(text)) => match topics::parse(&text) {
+            Ok(query) => query,
+            Err(err) => {
+                let caret = format!(
+                    "{}{}",
+                    " ".repeat(text[..err.span.start.min(text.len())].chars().count()),
+                    "^"
+                );
+                bail!(
+                    "cannot parse the query: {}\n  {text}\n  {caret}",
+                    err.message
+                );
+            }
+        },
+        (None, None) => bail!("give --topic NAME or --query QUERY"),
+    };
+    let (bytes, url, content_type) = read_source(source).await?;
+    let article = article_from_source(&bytes, url.as_deref(), content_type.as_deref())?;
+    let analyzed = article.analyze();
+    let found = topics::match_query(&query, &analyzed);
+    let report = topics::explain(&query, &analyzed);
+    let matched = found.is_some();
+    match format {
+        Format::Json => {
+            let clauses: Vec<_> = report
+                .iter()
+                .map(|c| json!({"clause": c.clause, "depth": c.depth, "matched": c.matched, "hits": c.hits}))
+                .collect();
+            let output = json!({
+                "matched": matched,
+                "score": found.as_ref().map_or(0.0, |m| m.score),
+                "hits": found.as_ref().map(|m| m.matched.clone()).unwrap_or_default(),
+                "clauses": clauses,
+                "snippets": found.as_ref().map(|m| m.snippets.clone()).unwrap_or_default(),
+                "entities": [],
+                "title": article.title,
+                "text": article.text,
+                "lang": article.lang.map(|l| l.code().to_string()),
+            });
+            println!("{}", serde_json::to_string_pretty(&output)?);
+        }
+        Format::Text => {
+            println!("title: {}", article.title);
+            println!(
+                "text:  {} characters from the {}, language {}",
+                article.text.chars().count(),
+                match article.text_source {
+                    article::TextSource::Page => "page",
+                    article::TextSource::Feed => "plain text",
+                },
+                article.lang.map_or("unknown", |l| l.code())
+            );
+            println!("query: {query}");
+            match &found {
+                Some(m) => println!("MATCHED, score {}", m.score),
+                None => println!("NOT MATCHED"),
+            }
+            for clause in &report {
+                let mark = if clause.matched { "✓" } else { "✗" };
+                let indent = "  ".repeat(clause.depth + 1);
+                println!("{indent}{mark} {}  ({} hits)", clause.clause, clause.hits);
+            }
+            for snippet in found.iter().flat_map(|m| &m.snippets) {
+                println!("  … {snippet}");
+            }
+        }
+    }
+    Ok(if matched {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `X/page.html` → `X`, `X.html` → `X`, anything else → its file stem.
+fn document_id(source: &str) -> String {
+    let path = Path::new(source);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("page");
+    if stem == "page" {
+        if let Some(parent) = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|p| p.to_str())
+        {
+            return parent.to_string();
+        }
+    }
+    stem.to_string()
+}
+
+async fn extract_pages(
+    sources: &[String],
+    out_dir: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut failures = 0;
+    for source in sources {
+        let (bytes, url, content_type) = match read_source(source).await {
+            Ok(found) => found,
+            Err(err) => {
+                failures += 1;
+                eprintln!("{source}: {err:#}");
+                continue;
+            }
+        };
+        let article = match extract::extract(&bytes, url.as_deref(), content_type.as_deref()) {
+            Ok(article) => article,
+            Err(err) => {
+                failures += 1;
+                eprintln!("{source}: {err}");
+                // An empty prediction still counts as one, so scorers see every page.
+                extract::Article::default()
+            }
+        };
+        let rendered = match format {
+            Format::Text => article.text.clone(),
+            Format::Json => serde_json::to_string_pretty(&json!({
+                "source": source,
+                "title": article.title,
+                "text": article.text,
+                "authors": article.authors,
+                "published": article.published.map(crate::alerts::payload::timestamp),
+                "modified": article.modified.map(crate::alerts::payload::timestamp),
+                "lang": article.lang,
+                "site_name": article.site_name,
+                "canonical_url": article.canonical_url,
+                "description": article.description,
+                "image": article.image,
+                "entities": [],
+            }))?,
+        };
+        match out_dir {
+            Some(dir) => {
+                let extension = if format == Format::Json {
+                    "json"
+                } else {
+                    "txt"
+                };
+                let path = dir.join(format!("{}.{extension}", document_id(source)));
+                std::fs::write(&path, rendered)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            None => println!("{rendered}"),
+        }
+    }
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_ids_follow_the_dataset_layout() {
+        assert_eq!(document_id("data/aeb/abc/page.html"), "abc");
+        assert_eq!(document_id("pages/xyz.html"), "xyz");
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,696 @@
+//! Configuration: finds and reads `feedwatch.toml` and its watchlists, expands `${VAR}` secrets
+//! from the environment, compiles every topic query, and checks cross-references (topic → feed,
+//! topic → webhook, unique names). The result is one immutable [`Config`] snapshot that the rest
+//! of the program is handed; nothing else reads config files or the environment for settings.
+//! Every error a user can cause is located (file, line, column) and all of them are collected,
+//! so one `feedwatch check` shows every mistake.
+
+mod error;
+mod raw;
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use secrecy::SecretString;
+use url::Url;
+
+pub use error::{ConfigError, ConfigErrors, Location, SourceFile};
+
+use crate::topics::{self, Query};
+
+/// Where the config is looked for when `-c` is not given.
+pub const CONFIG_ENV: &str = "FEEDWATCH_CONFIG";
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub daemon: Daemon,
+    pub feeds: Vec<FeedSpec>,
+    pub topics: Vec<TopicSpec>,
+    pub webhooks: Vec<WebhookSpec>,
+    pub entities: Vec<EntitySpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub store: StoreLocation,
+    pub listen: String,
+    pub default_interval: Duration,
+    /// Fraction of the interval by which each poll is moved at random, so feeds that share a
+    /// host do not fire in lockstep.
+    pub jitter: f64,
+    pub max_concurrent_fetches: usize,
+    pub per_host_concurrency: usize,
+    pub user_agent: String,
+    pub first_poll: FirstPoll,
+    pub allow_private: Vec<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub fetch_timeout: Duration,
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite(PathBuf),
+}
+
+impl StoreLocation {
+    /// The directory that holds the store; `alerts.jsonl` is written next to it.
+    pub fn directory(&self) -> PathBuf {
+        match self {
+            StoreLocation::Sqlite(path) => path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        }
+    }
+}
+
+/// What the first successful poll of a feed does with the items already in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPoll {
+    /// Record them as seen: a new feed does not flood the webhooks with its backlog.
+    MarkSeen,
+    /// Treat them as new and alert on them.
+    Alert,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub name: String,
+    pub url: Url,
+    pub interval: Duration,
+    pub full_text: bool,
+    pub tags: Vec<String>,
+    pub origin: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub query: Query,
+    pub notify: Vec<String>,
+    /// Feed names this topic watches; `None` means every feed.
+    pub feeds: Option<BTreeSet<String>>,
+    pub min_score: f64,
+    pub origin: Location,
+}
+
+impl TopicSpec {
+    pub fn watches(&self, feed: &str) -> bool {
+        self.feeds.as_ref().is_none_or(|feeds| feeds.contains(feed))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSpec {
+    pub name: String,
+    pub format: WebhookFormat,
+    /// Kept secret: chat webhook URLs are credentials.
+    pub url: SecretString,
+    /// Decoded Standard Webhooks signing keys (`whsec_…`).
+    pub signing_keys: Vec<SigningKey>,
+    pub headers: Vec<(String, SecretString)>,
+}
+
+/// A Standard Webhooks signing key, decoded from its `whsec_<base64>` form.
+#[derive(Clone)]
+pub struct SigningKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Person,
+    Org,
+    Place,
+    Misc,
+}
+
+#[derive(Debug, Clone)]
+pub struct EntitySpec {
+    pub name: String,
+    pub kind: EntityKind,
+    pub aliases: Vec<String>,
+}
+
+/// Picks the config file: `-c PATH`, else `$FEEDWATCH_CONFIG`, else `./feedwatch.toml`, else
+/// `config/feedwatch.toml`.
+pub fn locate(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let local = PathBuf::from("feedwatch.toml");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("config/feedwatch.toml")
+}
+
+/// Loads and validates the config at `path`, reading `${VAR}`s from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with_env(path, &|name| std::env::var(name).ok())
+}
+
+/// Loads the config with an explicit environment, so tests need not mutate the process's.
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut loader = Loader {
+        env,
+        errors: Vec::new(),
+        names: HashMap::new(),
+    };
+    let config = loader.load(path);
+    match config {
+        Some(config) if loader.errors.is_empty() => Ok(config),
+        _ => Err(ConfigErrors(loader.errors)),
+    }
+}
+
+/// The `[daemon]` settings of a config that sets none of them (used where no config file is
+/// needed, e.g. `feedwatch test --query` on a URL).
+pub fn default_daemon() -> Daemon {
+    let mut loader = Loader {
+        env: &|_| None,
+        errors: Vec::new(),
+        names: HashMap::new(),
+    };
+    let empty = SourceFile::new(Path::new(""), String::new());
+    loader.daemon(&empty, Path::new("."), &raw::DaemonTable::default())
+}
+
+struct Loader<'e> {
+    env: &'e dyn Fn(&str) -> Option<String>,
+    errors: Vec<ConfigError>,
+    /// (kind, name) → where it was first defined, for duplicate detection across files.
+    names: HashMap<(&'static str, String), Location>,
+}
+
+/// Topics are resolved after every file is read, because a topic may scope itself to feeds
+/// defined in another watchlist.
+struct PendingTopic {
+    table: raw::TopicTable,
+    file: std::rc::Rc<SourceFile>,
+}
+
+impl Loader<'_> {
+    fn load(&mut self, path: &Path) -> Option<Config> {
+        let main = self.read(path)?;
+        let parsed: raw::MainFile = self.parse(&main)?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let daemon_table = parsed.daemon.unwrap_or_default();
+        let daemon = self.daemon(&main, &base, &daemon_table);
+
+        let main = std::rc::Rc::new(main);
+        let mut feeds = Vec::new();
+        let mut topics = Vec::new();
+        let mut entities = Vec::new();
+        for table in parsed.feed {
+            feeds.extend(self.feed(&main, table, &daemon));
+        }
+        topics.extend(parsed.topic.into_iter().map(|table| PendingTopic {
+            table,
+            file: main.clone(),
+        }));
+        for table in parsed.entity {
+            entities.extend(self.entity(&main, table));
+        }
+        let mut webhooks = Vec::new();
+        for table in parsed.webhook {
+            webhooks.extend(self.webhook(&main, table));
+        }
+
+        for watchlist in self.watchlist_paths(&main, &base, &daemon_table) {
+            let Some(file) = self.read(&watchlist) else {
+                continue;
+            };
+            let Some(parsed): Option<raw::WatchlistFile> = self.parse(&file) else {
+                continue;
+            };
+            let file = std::rc::Rc::new(file);
+            for table in parsed.feed {
+                feeds.extend(self.feed(&file, table, &daemon));
+            }
+            topics.extend(parsed.topic.into_iter().map(|table| PendingTopic {
+                table,
+                file: file.clone(),
+            }));
+            for table in parsed.entity {
+                entities.extend(self.entity(&file, table));
+            }
+        }
+
+        let topics = topics
+            .into_iter()
+            .filter_map(|pending| self.topic(pending, &feeds, &webhooks))
+            .collect();
+        Some(Config {
+            path: path.to_path_buf(),
+            daemon,
+            feeds,
+            topics,
+            webhooks,
+            entities,
+        })
+    }
+
+    fn read(&mut self, path: &Path) -> Option<SourceFile> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some(SourceFile::new(path, text)),
+            Err(err) => {
+                self.errors
+                    .push(ConfigError::file(path, format!("cannot read: {err}")));
+                None
+            }
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&mut self, file: &SourceFile) -> Option<T> {
+        match toml::from_str(&file.text) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                let span = err.span().unwrap_or(0..0);
+                let message = err.message().trim().to_string();
+                self.errors.push(file.error_at(span, message));
+                None
+            }
+        }
+    }
+
+    fn error(&mut self, file: &SourceFile, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push(file.error_at(span, message));
+    }
+
+    /// Records a name, reporting a duplicate with both places.
+    fn claim_name(&mut self, kind: &'static str, file: &SourceFile, name: &toml::Spanned<String>) {
+        let here = file.location(name.span().start);
+        let key = (kind, name.get_ref().clone());
+        if let Some(first) = self.names.get(&key) {
+            let message = format!(
+                "duplicate {kind} name `{}`: first defined at {first}",
+                name.get_ref()
+            );
+            self.error(file, name.span(), message);
+        } else {
+            self.names.insert(key, here);
+        }
+    }
+
+    /// Replaces each `${VAR}` with the variable's value; a missing variable is an error.
+    fn expand(&mut self, file: &SourceFile, value: &toml::Spanned<String>) -> Option<String> {
+        let text = value.get_ref();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                self.error(
+                    file,
+                    value.span(),
+                    "unterminated `${`: write `${NAME}` to read an environment variable",
+                );
+                return None;
+            };
+            let name = &after[..end];
+            match (self.env)(name) {
+                Some(found) => out.push_str(&found),
+                None => {
+                    self.error(
+                        file,
+                        value.span(),
+                        format!(
+                            "environment variable `{name}` is not set (referenced as `${{{name}}}`)"
+                        ),
+                    );
+                    return None;
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    fn duration(
+        &mut self,
+        file: &SourceFile,
+        value: Option<&toml::Spanned<String>>,
+        default: Duration,
+    ) -> Duration {
+        let Some(value) = value else {
+            return default;
+        };
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(duration) if duration >= Duration::from_millis(100) => duration,
+            Ok(_) => {
+                self.error(file, value.span(), "duration must be at least 100ms");
+                default
+            }
+            Err(err) => {
+                self.error(
+                    file,
+                    value.span(),
+                    format!("invalid duration ({err}); write e.g. \"90s\", \"10m\" or \"1h\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn positive(
+        &mut self,
+        file: &SourceFile,
+        value: Option<&toml::Spanned<i64>>,
+        default: u64,
+    ) -> u64 {
+        match value {
+            None => default,
+            Some(value) if *value.get_ref() > 0 => *value.get_ref() as u64,
+            Some(value) => {
+                self.error(file, value.span(), "must be a positive integer");
+                default
+            }
+        }
+    }
+
+    fn daemon(&mut self, file: &SourceFile, base: &Path, table: &raw::DaemonTable) -> Daemon {
+        let store = match &table.store {
+            None => StoreLocation::Sqlite(base.join("feedwatch.db")),
+            Some(value) => {
+                let expanded = self.expand(file, value).unwrap_or_default();
+                if let Some(path) = expanded.strip_prefix("sqlite://") {
+                    StoreLocation::Sqlite(base.join(path))
+                } else {
+                    let scheme = expanded.split("://").next().unwrap_or_default();
+                    let message = if scheme == "postgres" || scheme == "postgresql" {
+                        "the PostgreSQL store is not available in this version; use \"sqlite://PATH\"".to_string()
+                    } else {
+                        format!("unsupported store `{scheme}`; write \"sqlite://PATH\"")
+                    };
+                    self.error(file, value.span(), message);
+                    StoreLocation::Sqlite(base.join("feedwatch.db"))
+                }
+            }
+        };
+        let first_poll = match table.first_poll.as_ref().map(|v| (v.get_ref().as_str(), v)) {
+            None | Some(("mark-seen", _)) => FirstPoll::MarkSeen,
+            Some(("alert", _)) => FirstPoll::Alert,
+            Some((other, value)) => {
+                self.error(
+                    file,
+                    value.span(),
+                    format!("unknown first_poll `{other}`: expected \"mark-seen\" or \"alert\""),
+                );
+                FirstPoll::MarkSeen
+            }
+        };
+        let jitter = match &table.jitter {
+            None => 0.1,
+            Some(value) if (0.0..=0.5).contains(value.get_ref()) => *value.get_ref(),
+            Some(value) => {
+                self.error(file, value.span(), "jitter must be between 0.0 and 0.5");
+                0.1
+            }
+        };
+        Daemon {
+            store,
+            listen: table
+                .listen
+                .as_ref()
+                .map_or_else(|| "127.0.0.1:9184".to_string(), |v| v.get_ref().clone()),
+            default_interval: self.duration(
+                file,
+                table.default_interval.as_ref(),
+                Duration::from_secs(600),
+            ),
+            jitter,
+            max_concurrent_fetches: self.positive(file, table.max_concurrent_fetches.as_ref(), 32)
+                as usize,
+            per_host_concurrency: self.positive(file, table.per_host_concurrency.as_ref(), 2)
+                as usize,
+            user_agent: table.user_agent.clone().unwrap_or_else(|| {
+                format!(
+                    "feedwatch/{} (+https://github.com/feedwatch/feedwatch)",
+                    env!("CARGO_PKG_VERSION")
+                )
+            }),
+            first_poll,
+            allow_private: table
+                .allow_private
+                .iter()
+                .flatten()
+                .map(|v| v.get_ref().clone())
+                .collect(),
+            connect_timeout: self.duration(
+                file,
+                table.connect_timeout.as_ref(),
+                Duration::from_secs(10),
+            ),
+            read_timeout: self.duration(file, table.read_timeout.as_ref(), Duration::from_secs(30)),
+            fetch_timeout: self.duration(
+                file,
+                table.fetch_timeout.as_ref(),
+                Duration::from_secs(60),
+            ),
+            max_body_bytes: self.positive(file, table.max_body_bytes.as_ref(), 16 * 1024 * 1024),
+        }
+    }
+
+    fn watchlist_paths(
+        &mut self,
+        file: &SourceFile,
+        base: &Path,
+        table: &raw::DaemonTable,
+    ) -> Vec<PathBuf> {
+        let default = [toml::Spanned::new(0..0, "watchlists/*.toml".to_string())];
+        let patterns = table.watchlists.as_deref().unwrap_or(&default);
+        let mut paths = BTreeSet::new();
+        for pattern in patterns {
+            let full = base.join(pattern.get_ref());
+            let Some(full) = full.to_str() else {
+                self.error(file, pattern.span(), "watchlist path is not valid UTF-8");
+                continue;
+            };
+            match glob::glob(full) {
+                Ok(entries) => paths.extend(entries.flatten()),
+                Err(err) => self.error(file, pattern.span(), format!("invalid pattern: {err}")),
+            }
+        }
+        paths.into_iter().collect()
+    }
+
+    fn feed(
+        &mut self,
+        file: &SourceFile,
+        table: raw::FeedTable,
+        daemon: &Daemon,
+    ) -> Option<FeedSpec> {
+        self.claim_name("feed", file, &table.name);
+        let expanded = self.expand(file, &table.url)?;
+        let url = match Url::parse(&expanded) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            Ok(url) => {
+                let message = format!(
+                    "feed URL scheme `{}` is not supported: use http or https",
+                    url.scheme()
+                );
+                self.error(file, table.url.span(), message);
+                return None;
+            }
+            Err(err) => {
+                self.error(file, table.url.span(), format!("invalid feed URL: {err}"));
+                return None;
+            }
+        };
+        Some(FeedSpec {
+            name: table.name.get_ref().clone(),
+            url,
+            interval: self.duration(file, table.interval.as_ref(), daemon.default_interval),
+            full_text: table.full_text.unwrap_or(true),
+            tags: table.tags,
+            origin: file.location(table.name.span().start),
+        })
+    }
+
+    fn entity(&mut self, file: &SourceFile, table: raw::EntityTable) -> Option<EntitySpec> {
+        self.claim_name("entity", file, &table.name);
+        let kind = match table.kind.get_ref().as_str() {
+            "person" => EntityKind::Person,
+            "org" | "organisation" | "organization" => EntityKind::Org,
+            "place" | "loc" | "location" => EntityKind::Place,
+            "misc" => EntityKind::Misc,
+            other => {
+                let message =
+                    format!("unknown entity kind `{other}`: expected person, org, place or misc");
+                self.error(file, table.kind.span(), message);
+                return None;
+            }
+        };
+        Some(EntitySpec {
+            name: table.name.into_inner(),
+            kind,
+            aliases: table.aliases,
+        })
+    }
+
+    fn webhook(&mut self, file: &SourceFile, table: raw::WebhookTable) -> Option<WebhookSpec> {
+        self.claim_name("webhook", file, &table.name);
+        let format = match table.format.as_ref().map(|f| (f.get_ref().as_str(), f)) {
+            None | Some(("json", _)) => WebhookFormat::Json,
+            Some((other, value)) => {
+                let message = if ["slack", "discord", "teams", "template"].contains(&other) {
+                    format!(
+                        "webhook format `{other}` is not available in this version; use \"json\""
+                    )
+                } else {
+                    format!(
+                        "unknown webhook format `{other}`: expected json, slack, discord, teams or template"
+                    )
+                };
+                self.error(file, value.span(), message);
+                return None;
+            }
+        };
+        let url = self.expand(file, &table.url)?;
+        if let Err(err) = Url::parse(&url) {
+            // The URL itself may be a secret, so the message never repeats it.
+            self.error(
+                file,
+                table.url.span(),
+                format!("invalid webhook URL: {err}"),
+            );
+            return None;
+        }
+        let mut signing_keys = Vec::new();
+        if let Some(secret) = &table.secret {
+            let expanded = self.expand(file, secret)?;
+            let encoded = expanded.strip_prefix("whsec_").unwrap_or(&expanded);
+            match base64::engine::general_purpose::STANDARD.decode(encoded) {
+                Ok(key) if !key.is_empty() => signing_keys.push(SigningKey(key)),
+                _ => {
+                    self.error(
+                        file,
+                        secret.span(),
+                        "signing secret must be `whsec_` followed by base64 (Standard Webhooks)",
+                    );
+                    return None;
+                }
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &table.headers {
+            headers.push((name.clone(), SecretString::from(self.expand(file, value)?)));
+        }
+        Some(WebhookSpec {
+            name: table.name.into_inner(),
+            format,
+            url: SecretString::from(url),
+            signing_keys,
+            headers,
+        })
+    }
+
+    fn topic(
+        &mut self,
+        pending: PendingTopic,
+        feeds: &[FeedSpec],
+        webhooks: &[WebhookSpec],
+    ) -> Option<TopicSpec> {
+        let PendingTopic { table, file } = pending;
+        self.claim_name("topic", &file, &table.name);
+        let query = match topics::parse(table.query.get_ref()) {
+            Ok(query) => Some(query),
+            Err(err) => {
+                let offset = string_content_offset(&file.text, table.query.span().start);
+                let span = offset + err.span.start..offset + err.span.end.max(err.span.start + 1);
+                let message = format!(
+                    "in the query of topic `{}`: {}",
+                    table.name.get_ref(),
+                    err.message
+                );
+                self.error(&file, span, message);
+                None
+            }
+        };
+        for target in &table.notify {
+            if !webhooks.iter().any(|w| &w.name == target.get_ref()) {
+                let message = format!(
+                    "topic `{}` notifies unknown webhook `{}`",
+                    table.name.get_ref(),
+                    target.get_ref()
+                );
+                self.error(&file, target.span(), message);
+            }
+        }
+        let scope = table.feeds.as_ref().map(|selectors| {
+            let mut names = BTreeSet::new();
+            for selector in selectors {
+                let selected: Vec<&FeedSpec> = match selector.get_ref().strip_prefix("tag:") {
+                    Some(tag) => feeds.iter().filter(|f| f.tags.iter().any(|t| t == tag)).collect(),
+                    None => feeds.iter().filter(|f| &f.name == selector.get_ref()).collect(),
+                };
+                if selected.is_empty() {
+                    let message = format!(
+                        "`{}` selects no feed: name a [[feed]] or write tag:TAG for a tag some feed has",
+                        selector.get_ref()
+                    );
+                    self.error(&file, selector.span(), message);
+                }
+                names.extend(selected.into_iter().map(|f| f.name.clone()));
+            }
+            names
+        });
+        Some(TopicSpec {
+            name: table.name.get_ref().clone(),
+            query: query?,
+            notify: table.notify.iter().map(|n| n.get_ref().clone()).collect(),
+            feeds: scope,
+            min_score: table.min_score.unwrap_or(0.0),
+            origin: file.location(table.name.span().start),
+        })
+    }
+}
+
+/// The byte offset where a TOML string's content begins, given the offset of its opening
+/// quote, so a query error can point into the query itself. (Escapes inside basic strings
+/// shift later columns; queries are usually written as literal strings, where this is exact.)
+fn string_content_offset(text: &str, literal_start: usize) -> usize {
+    let rest = &text[literal_start.min(text.len())..];
+    let quote_len = if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
+        let after = &rest[3..];
+        // A newline right after a multi-line opening quote is not part of the string.
+        3 + if after.starts_with("\r\n") {
+            2
+        } else if after.starts_with('\n') {
+            1
+        } else {
+            0
+        }
+    } else {
+        1
+    };
+    literal_start + quote_len
+}
+
+#[cfg(test)]
+mod tests;

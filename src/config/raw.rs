@@ -1,0 +1,98 @@
+//! The TOML schema exactly as users write it (serde, unknown keys rejected). Values that need
+//! checking after parsing keep their spans so the checks can point at them; turning these raw
+//! tables into a validated [`super::Config`] is `super`'s job, never this module's.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MainFile {
+    pub daemon: Option<DaemonTable>,
+    #[serde(default)]
+    pub feed: Vec<FeedTable>,
+    #[serde(default)]
+    pub topic: Vec<TopicTable>,
+    #[serde(default)]
+    pub webhook: Vec<WebhookTable>,
+    #[serde(default)]
+    pub entity: Vec<EntityTable>,
+}
+
+/// A watchlist may hold feeds, topics and entities; `[daemon]` and `[[webhook]]` belong in the
+/// main file only, which `deny_unknown_fields` enforces with a located error.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistFile {
+    #[serde(default)]
+    pub feed: Vec<FeedTable>,
+    #[serde(default)]
+    pub topic: Vec<TopicTable>,
+    #[serde(default)]
+    pub entity: Vec<EntityTable>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonTable {
+    pub store: Option<S<String>>,
+    pub listen: Option<S<String>>,
+    pub default_interval: Option<S<String>>,
+    pub max_concurrent_fetches: Option<S<i64>>,
+    pub per_host_concurrency: Option<S<i64>>,
+    pub user_agent: Option<String>,
+    pub watchlists: Option<Vec<S<String>>>,
+    pub first_poll: Option<S<String>>,
+    pub allow_private: Option<Vec<S<String>>>,
+    pub connect_timeout: Option<S<String>>,
+    pub read_timeout: Option<S<String>>,
+    pub fetch_timeout: Option<S<String>>,
+    pub max_body_bytes: Option<S<i64>>,
+    pub jitter: Option<S<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedTable {
+    pub name: S<String>,
+    pub url: S<String>,
+    pub interval: Option<S<String>>,
+    pub full_text: Option<bool>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicTable {
+    pub name: S<String>,
+    pub query: S<String>,
+    #[serde(default)]
+    pub notify: Vec<S<String>>,
+    pub feeds: Option<Vec<S<String>>>,
+    pub min_score: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTable {
+    pub name: S<String>,
+    pub format: Option<S<String>>,
+    pub url: S<String>,
+    pub secret: Option<S<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityTable {
+    pub name: S<String>,
+    pub kind: S<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}

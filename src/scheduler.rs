@@ -1,0 +1,220 @@
+//! The daemon: one task per feed that sleeps until the feed is due, polls it through the
+//! pipeline within the global and per-host concurrency limits, and goes back to sleep; plus the
+//! outbox worker. Owns when things happen (intervals, jitter, backoff) and shutdown; what a
+//! poll does is the pipeline's business.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::alerts::outbox::Outbox;
+use crate::config::{Config, Daemon, FeedSpec};
+use crate::pipeline::{Pipeline, Routing};
+use crate::store::Store;
+
+/// A failing feed is retried later and later, but never given up on: at most this long apart.
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// How long shutdown waits for in-flight work before giving up on it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+/// How long to wait before polling `feed` again: its interval, doubled per consecutive failure
+/// up to `MAX_BACKOFF`, moved at random by up to ±`daemon.jitter` so feeds drift apart.
+pub fn next_poll_delay(feed: &FeedSpec, daemon: &Daemon, consecutive_failures: u32) -> Duration {
+    let base = if consecutive_failures == 0 {
+        feed.interval
+    } else {
+        let doubled = feed
+            .interval
+            .saturating_mul(1 << consecutive_failures.saturating_sub(1).min(16));
+        doubled.min(MAX_BACKOFF.max(feed.interval))
+    };
+    let factor = if daemon.jitter > 0.0 {
+        rand::rng().random_range(1.0 - daemon.jitter..=1.0 + daemon.jitter)
+    } else {
+        1.0
+    };
+    base.mul_f64(factor)
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(
+    config: Arc<Config>,
+    store: Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    for feed in &config.feeds {
+        store.register_feed(&feed.name, feed.url.as_str()).await?;
+    }
+    let tracker = TaskTracker::new();
+    let wake = Arc::new(Notify::new());
+    let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
+    tracker.spawn(outbox.run(shutdown.clone()));
+
+    let pipeline = Pipeline::new(config.clone(), store.clone(), Routing::Deliver, wake)?;
+    let limits = Limits::new(&config);
+    for feed in &config.feeds {
+        tracker.spawn(poll_forever(
+            pipeline.clone(),
+            feed.clone(),
+            limits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tracing::info!(
+        feeds = config.feeds.len(),
+        topics = config.topics.len(),
+        webhooks = config.webhooks.len(),
+        "feedwatch running"
+    );
+    tracker.close();
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some work did not finish within the shutdown grace period");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Concurrency limits shared by all feed tasks.
+#[derive(Clone)]
+struct Limits {
+    global: Arc<Semaphore>,
+    per_host: Arc<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Self {
+        let mut per_host = HashMap::new();
+        for feed in &config.feeds {
+            let host = feed.url.host_str().unwrap_or_default().to_string();
+            per_host
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(config.daemon.per_host_concurrency)));
+        }
+        Self {
+            global: Arc::new(Semaphore::new(config.daemon.max_concurrent_fetches)),
+            per_host: Arc::new(per_host),
+        }
+    }
+
+    fn host(&self, feed: &FeedSpec) -> Option<Arc<Semaphore>> {
+        self.per_host
+            .get(feed.url.host_str().unwrap_or_default())
+            .cloned()
+    }
+}
+
+async fn poll_forever(
+    pipeline: Pipeline,
+    feed: FeedSpec,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let due = match pipeline.store().feed_state(&feed.name).await {
+            Ok(state) => state.next_poll_at,
+            Err(err) => {
+                tracing::error!(feed = %feed.name, error = %err, "cannot read feed state");
+                Some(Utc::now() + chrono::Duration::seconds(30))
+            }
+        };
+        let wait = due
+            .and_then(|due| (due - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let permits = async {
+            let global = limits.global.clone().acquire_owned().await.ok()?;
+            let host = match limits.host(&feed) {
+                Some(host) => Some(host.acquire_owned().await.ok()?),
+                None => None,
+            };
+            Some((global, host))
+        };
+        let _permits = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permits = permits => permits,
+        };
+        // Cancelling mid-poll is safe: an item and its alerts are one transaction, so an
+        // interrupted poll is simply repeated after the restart.
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = pipeline.poll(&feed) => result,
+        };
+        match result {
+            Ok(report) if report.not_modified => {
+                tracing::debug!(feed = %feed.name, "not modified");
+            }
+            Ok(report) => tracing::debug!(
+                feed = %feed.name, items = report.items, new = report.new_items,
+                alerts = report.alerts.len(), first_poll = report.marked_seen, "polled"
+            ),
+            Err(err) => {
+                tracing::warn!(feed = %feed.name, url = %feed.url, error = %err, "poll failed; will retry")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(interval: u64) -> FeedSpec {
+        FeedSpec {
+            name: "f".into(),
+            url: url::Url::parse("http://127.0.0.1/feed").unwrap(),
+            interval: Duration::from_secs(interval),
+            full_text: true,
+            tags: vec![],
+            origin: crate::config::Location {
+                file: "x".into(),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    fn daemon(jitter: f64) -> Daemon {
+        let config =
+            crate::config::load_with_env(std::path::Path::new("config/feedwatch.toml"), &|_| None);
+        let mut daemon = config.expect("shipped config loads").daemon;
+        daemon.jitter = jitter;
+        daemon
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let d = daemon(0.0);
+        assert_eq!(next_poll_delay(&feed(60), &d, 0), Duration::from_secs(60));
+        assert_eq!(next_poll_delay(&feed(60), &d, 1), Duration::from_secs(60));
+        assert_eq!(next_poll_delay(&feed(60), &d, 3), Duration::from_secs(240));
+        assert_eq!(next_poll_delay(&feed(60), &d, 40), MAX_BACKOFF);
+        // A feed polled less often than the cap keeps its own interval.
+        assert_eq!(
+            next_poll_delay(&feed(86400), &d, 5),
+            Duration::from_secs(86400)
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let d = daemon(0.1);
+        for _ in 0..100 {
+            let delay = next_poll_delay(&feed(100), &d, 0).as_secs_f64();
+            assert!((90.0..=110.0).contains(&delay), "{delay}");
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The durable state: feed polling state, seen items, alerts and the delivery outbox, in SQLite
+//! (WAL, one file). Its one promise is exactly-once alerting: a new item and the alerts it
+//! causes are written in one transaction, and the unique key (topic, feed, item) makes a
+//! second attempt a no-op, so neither a restart nor a crash re-creates or loses an alert.
+//! Deliveries are claimed with a lease, so a crashed sender's rows become due again.
+//! Times are stored as unix milliseconds. No other module writes SQL.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr};
+
+use crate::feeds::{FeedItem, ItemKey};
+use crate::fetch::Validators;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Where an alert goes: a configured webhook, or standard output plus `alerts.jsonl` when the
+/// topic has no webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Sink {
+    Webhook(String),
+    Stdout,
+}
+
+const STDOUT_SINK: &str = "@stdout";
+
+impl Sink {
+    fn stored(&self) -> &str {
+        match self {
+            Sink::Webhook(name) => name,
+            Sink::Stdout => STDOUT_SINK,
+        }
+    }
+
+    fn from_stored(stored: String) -> Self {
+        if stored == STDOUT_SINK {
+            Sink::Stdout
+        } else {
+            Sink::Webhook(stored)
+        }
+    }
+}
+
+impl std::fmt::Display for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sink::Webhook(name) => write!(f, "webhook `{name}`"),
+            Sink::Stdout => f.write_str("stdout"),
+        }
+    }
+}
+
+/// What the store remembers about a feed between polls.
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    pub validators: Validators,
+    pub first_polled: bool,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+}
+
+/// An alert ready to be recorded with its item.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub id: String,
+    pub topic: String,
+    pub payload: String,
+    pub sinks: Vec<Sink>,
+}
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub alert_id: String,
+    pub sink: Sink,
+    pub attempts: u32,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Makes sure every configured feed has a state row; a feed whose URL changed keeps its
+    /// seen items but forgets validators that belonged to the old URL.
+    pub async fn register_feed(&self, name: &str, url: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO feeds (name, url) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url,
+                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
+                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
+        )
+        .bind(name)
+        .bind(url)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn feed_state(&self, name: &str) -> Result<FeedState, StoreError> {
+        let row = sqlx::query(
+            "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures
+             FROM feeds WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(FeedState::default());
+        };
+        let next_poll_at: i64 = row.try_get("next_poll_at")?;
+        Ok(FeedState {
+            validators: Validators {
+                etag: row.try_get("etag")?,
+                last_modified: row.try_get("last_modified")?,
+            },
+            first_polled: row.try_get::<Option<i64>, _>("first_polled_at")?.is_some(),
+            next_poll_at: (next_poll_at > 0).then(|| from_millis(next_poll_at)),
+            consecutive_failures: row.try_get::<i64, _>("consecutive_failures")?.max(0) as u32,
+        })
+    }
+
+    /// Which of `keys` this feed has not recorded yet, in the order given.
+    pub async fn unseen(&self, feed: &str, keys: &[&ItemKey]) -> Result<Vec<bool>, StoreError> {
+        let list = serde_json::Value::from(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+        let seen: std::collections::HashSet<String> = sqlx::query_scalar(
+            "SELECT item_key FROM items
+             WHERE feed = $1 AND item_key IN (SELECT value FROM json_each($2))",
+        )
+        .bind(feed)
+        .bind(list.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(keys.iter().map(|k| !seen.contains(k.as_str())).collect())
+    }
+
+    /// Records items as seen without alerting (a feed's first poll).
+    pub async fn mark_seen(
+        &self,
+        feed: &str,
+        items: &[&FeedItem],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for item in items {
+            insert_item(&mut tx, feed, item, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a new item with its alerts and their deliveries, all or nothing. Returns the
+    /// ids of the alerts actually created: none if the item was already recorded (by an
+    /// earlier run), so a repeat can never alert twice.
+    pub async fn record_item(
+        &self,
+        feed: &str,
+        item: &FeedItem,
+        alerts: &[NewAlert],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !insert_item(&mut tx, feed, item, now).await? {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let mut created = Vec::new();
+        for alert in alerts {
+            let inserted = sqlx::query(
+                "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (topic, feed, item_key) DO NOTHING",
+            )
+            .bind(&alert.id)
+            .bind(&alert.topic)
+            .bind(feed)
+            .bind(item.key.as_str())
+            .bind(&alert.payload)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            for sink in &alert.sinks {
+                sqlx::query(
+                    "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
+                     VALUES ($1, $2, 'pending', $3)",
+                )
+                .bind(&alert.id)
+                .bind(sink.stored())
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            created.push(alert.id.clone());
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn record_poll_success(
+        &self,
+        feed: &str,
+        validators: Option<&Validators>,
+        now: DateTime<Utc>,
+        next_poll_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feeds SET
+                 etag = CASE WHEN $2 THEN $3 ELSE etag END,
+                 last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
+                 first_polled_at = COALESCE(first_polled_at, $5),
+                 last_success_at = $5, consecutive_failures = 0, next_poll_at = $6
+             WHERE name = $1",
+        )
+        .bind(feed)
+        .bind(validators.is_some())
+        .bind(validators.and_then(|v| v.etag.clone()))
+        .bind(validators.and_then(|v| v.last_modified.clone()))
+        .bind(millis(now))
+        .bind(millis(next_poll_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_poll_failure(
+        &self,
+        feed: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        next_poll_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feeds SET last_error = $2, last_error_at = $3,
+                 consecutive_failures = consecutive_failures + 1, next_poll_at = $4
+             WHERE name = $1",
+        )
+        .bind(feed)
+        .bind(error)
+        .bind(millis(now))
+        .bind(millis(next_poll_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`: until it expires no other worker (or
+    /// instance) takes them, and if this one crashes they become due again by themselves.
+    pub async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let now_ms = millis(now);
+        // IMMEDIATE takes the write lock up front, so two claimers cannot pick the same rows.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(
+            "SELECT d.alert_id, d.sink, d.attempts, a.payload, a.created_at
+             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+               AND (d.lease_until IS NULL OR d.lease_until <= $1)
+             ORDER BY d.next_attempt_at LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let lease_until = now_ms + lease.as_millis() as i64;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let delivery = DueDelivery {
+                alert_id: row.try_get("alert_id")?,
+                sink: Sink::from_stored(row.try_get("sink")?),
+                attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+                payload: row.try_get("payload")?,
+                created_at: from_millis(row.try_get("created_at")?),
+            };
+            sqlx::query("UPDATE deliveries SET lease_until = $3 WHERE alert_id = $1 AND sink = $2")
+                .bind(&delivery.alert_id)
+                .bind(delivery.sink.stored())
+                .bind(lease_until)
+                .execute(&mut *tx)
+                .await?;
+            claimed.push(delivery);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    pub async fn mark_delivered(
+        &self,
+        alert_id: &str,
+        sink: &Sink,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'delivered', delivered_at = $3,
+                 attempts = attempts + 1, lease_until = NULL, last_error = NULL
+             WHERE alert_id = $1 AND sink = $2",
+        )
+        .bind(alert_id)
+        .bind(sink.stored())
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: the row is retried at `retry_at`, or becomes a dead letter
+    /// when `retry_at` is `None`.
+    pub async fn mark_failed(
+        &self,
+        alert_id: &str,
+        sink: &Sink,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL, last_error = $3,
+                 status = CASE WHEN $4 IS NULL THEN 'dead' ELSE 'pending' END,
+                 next_attempt_at = COALESCE($4, next_attempt_at)
+             WHERE alert_id = $1 AND sink = $2",
+        )
+        .bind(alert_id)
+        .bind(sink.stored())
+        .bind(error)
+        .bind(retry_at.map(millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When the next pending delivery falls due, so the sender can sleep until then.
+    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0)))
+             FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next.map(from_millis))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Inserts an item unless the feed already has it; returns whether it was new.
+async fn insert_item(
+    tx: &mut sqlx::SqliteConnection,
+    feed: &str,
+    item: &FeedItem,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO items (feed, item_key, link, title, first_seen_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (feed, item_key) DO NOTHING",
+    )
+    .bind(feed)
+    .bind(item.key.as_str())
+    .bind(item.link.as_deref())
+    .bind(&item.title)
+    .bind(millis(now))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests;
