@@ -156,13 +156,8 @@ pub fn html_to_text(fragment: &str) -> String {
     if !fragment.contains('<') && !fragment.contains('&') {
         return fragment.trim().to_string();
     }
-    let document = dom_query::Document::fragment(fragment);
-    let text = document.select("body").text();
-    let text = if text.trim().is_empty() {
-        document.root().text()
-    } else {
-        text
-    };
+    // Formatted text keeps block boundaries, so "<p>a</p><p>b</p>" does not become "ab".
+    let text = dom_query::Document::fragment(fragment).formatted_text();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -423,14 +423,12 @@ async fn test(
 fn document_id(source: &str) -> String {
     let path = Path::new(source);
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("page");
-    if stem == "page" {
-        if let Some(parent) = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|p| p.to_str())
-        {
-            return parent.to_string();
-        }
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|p| p.to_str());
+    if let (true, Some(parent)) = (stem == "page", parent) {
+        return parent.to_string();
     }
     stem.to_string()
 }

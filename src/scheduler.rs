@@ -188,9 +188,7 @@ mod tests {
     }
 
     fn daemon(jitter: f64) -> Daemon {
-        let config =
-            crate::config::load_with_env(std::path::Path::new("config/feedwatch.toml"), &|_| None);
-        let mut daemon = config.expect("shipped config loads").daemon;
+        let mut daemon = crate::config::default_daemon();
         daemon.jitter = jitter;
         daemon
     }

@@ -1,1 +1,193 @@
+use super::*;
 
+fn item(key: &str) -> FeedItem {
+    FeedItem {
+        key: ItemKey::from_stored(key.to_string()),
+        title: format!("title {key}"),
+        link: Some(format!("http://127.0.0.1/{key}")),
+        summary: None,
+        content: None,
+        published: None,
+        authors: vec![],
+    }
+}
+
+fn alert(id: &str, topic: &str, sinks: Vec<Sink>) -> NewAlert {
+    NewAlert {
+        id: id.into(),
+        topic: topic.into(),
+        payload: format!("{{\"id\":\"{id}\"}}"),
+        sinks,
+    }
+}
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&dir.path().join("sub/state.db"))
+        .await
+        .unwrap();
+    store
+        .register_feed("f", "http://127.0.0.1/feed")
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+#[tokio::test]
+async fn an_item_and_its_alerts_are_recorded_once() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let a = item("a");
+    let created = store
+        .record_item("f", &a, &[alert("1", "t", vec![Sink::Stdout])], now)
+        .await
+        .unwrap();
+    assert_eq!(created, vec!["1"]);
+    // A second run that sees the same item again creates nothing, even with a new alert id.
+    let again = store
+        .record_item("f", &a, &[alert("2", "t", vec![Sink::Stdout])], now)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    let keys = [&a.key, &item("b").key];
+    assert_eq!(store.unseen("f", &keys).await.unwrap(), vec![false, true]);
+}
+
+#[tokio::test]
+async fn state_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let store = Store::open_sqlite(&path).await.unwrap();
+        store
+            .register_feed("f", "http://127.0.0.1/feed")
+            .await
+            .unwrap();
+        let validators = Validators {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+        };
+        let now = Utc::now();
+        store
+            .record_poll_success("f", Some(&validators), now, now)
+            .await
+            .unwrap();
+        store.mark_seen("f", &[&item("a")], now).await.unwrap();
+        store.close().await;
+    }
+    let store = Store::open_sqlite(&path).await.unwrap();
+    let state = store.feed_state("f").await.unwrap();
+    assert!(state.first_polled);
+    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(
+        store.unseen("f", &[&item("a").key]).await.unwrap(),
+        vec![false]
+    );
+
+    // A changed URL drops the old URL's validators.
+    store
+        .register_feed("f", "http://127.0.0.1/moved")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.feed_state("f").await.unwrap().validators,
+        Validators::default()
+    );
+}
+
+#[tokio::test]
+async fn failures_count_up_and_success_resets() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    store
+        .record_poll_failure("f", "HTTP 500", now, now)
+        .await
+        .unwrap();
+    store
+        .record_poll_failure("f", "HTTP 500", now, now)
+        .await
+        .unwrap();
+    assert_eq!(store.feed_state("f").await.unwrap().consecutive_failures, 2);
+    store
+        .record_poll_success("f", None, now, now)
+        .await
+        .unwrap();
+    assert_eq!(store.feed_state("f").await.unwrap().consecutive_failures, 0);
+}
+
+#[tokio::test]
+async fn claimed_deliveries_are_leased_retried_and_finished() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let hook = Sink::Webhook("hook".into());
+    store
+        .record_item(
+            "f",
+            &item("a"),
+            &[alert("1", "t", vec![hook.clone(), Sink::Stdout])],
+            now,
+        )
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    let claimed = store.claim_due_deliveries(now, 10, lease).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].payload, "{\"id\":\"1\"}");
+    // Leased rows are not handed out twice.
+    assert!(
+        store
+            .claim_due_deliveries(now, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // …until the lease runs out (a crashed sender).
+    let later = now + chrono::Duration::seconds(61);
+    assert_eq!(
+        store
+            .claim_due_deliveries(later, 10, lease)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    store
+        .mark_delivered("1", &Sink::Stdout, later)
+        .await
+        .unwrap();
+    let retry_at = later + chrono::Duration::seconds(5);
+    store
+        .mark_failed("1", &hook, "HTTP 500", Some(retry_at))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_deliveries(later, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_delivery_due().await.unwrap(),
+        Some(from_millis(millis(retry_at)))
+    );
+    let retried = store
+        .claim_due_deliveries(retry_at, 10, lease)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].sink, hook);
+
+    store.mark_failed("1", &hook, "gone", None).await.unwrap();
+    let far = retry_at + chrono::Duration::days(30);
+    assert!(
+        store
+            .claim_due_deliveries(far, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+}

@@ -1,0 +1,391 @@
+//! Real local servers for integration tests, all on 127.0.0.1: a news site (RSS and Atom feeds
+//! plus article pages wrapped in realistic boilerplate) and a webhook receiver that can be
+//! taken down and brought back on the same port. Also runs the feedwatch binary as a daemon.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+
+/// One story on the fake news site.
+#[derive(Clone)]
+pub struct Story {
+    pub slug: String,
+    pub title: String,
+    /// What the feed says about it: deliberately never the words topics look for, so an
+    /// alert proves the page itself was fetched and extracted.
+    pub summary: String,
+    pub paragraphs: Vec<String>,
+    /// Headlines of the "related stories" sidebar around the article.
+    pub related: Vec<String>,
+}
+
+#[derive(Default)]
+struct SiteState {
+    rss: Vec<Story>,
+    atom: Vec<Story>,
+    requests: HashMap<String, usize>,
+}
+
+#[derive(Clone)]
+pub struct NewsSite {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<SiteState>>,
+}
+
+impl NewsSite {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(SiteState::default()));
+        let app = Router::new()
+            .route("/rss.xml", get(rss))
+            .route("/atom.xml", get(atom))
+            .route("/news/{slug}", get(page))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn story_url(&self, slug: &str) -> String {
+        self.url(&format!("/news/{slug}"))
+    }
+
+    pub fn add_rss(&self, story: Story) {
+        self.state.lock().unwrap().rss.insert(0, story);
+    }
+
+    pub fn add_atom(&self, story: Story) {
+        self.state.lock().unwrap().atom.insert(0, story);
+    }
+
+    pub fn requests(&self, path: &str) -> usize {
+        *self.state.lock().unwrap().requests.get(path).unwrap_or(&0)
+    }
+
+    /// Waits until `path` has been requested `count` more times than now.
+    pub async fn wait_for_requests(&self, path: &str, more: usize, timeout: Duration) {
+        let target = self.requests(path) + more;
+        let deadline = Instant::now() + timeout;
+        while self.requests(path) < target {
+            assert!(
+                Instant::now() < deadline,
+                "{path} was not requested {more} more times"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn count(state: &Mutex<SiteState>, path: &str) {
+    *state
+        .lock()
+        .unwrap()
+        .requests
+        .entry(path.to_string())
+        .or_default() += 1;
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn rss(State(state): State<Arc<Mutex<SiteState>>>, headers: HeaderMap) -> Response {
+    count(&state, "/rss.xml");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let stories = state.lock().unwrap().rss.clone();
+    let items: String = stories
+        .iter()
+        .map(|s| {
+            format!(
+                "<item><title>{}</title><link>http://{host}/news/{}</link><guid isPermaLink=\"false\">rss-{}</guid><description>{}</description><pubDate>Fri, 25 Nov 2022 10:00:00 GMT</pubDate></item>",
+                escape(&s.title), s.slug, s.slug, escape(&s.summary)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Test Daily</title><link>http://{host}/</link>{items}</channel></rss>"
+    );
+    ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+}
+
+async fn atom(State(state): State<Arc<Mutex<SiteState>>>, headers: HeaderMap) -> Response {
+    count(&state, "/atom.xml");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let stories = state.lock().unwrap().atom.clone();
+    let entries: String = stories
+        .iter()
+        .map(|s| {
+            format!(
+                "<entry><id>urn:test:{}</id><title>{}</title><link href=\"http://{host}/news/{}\"/><summary>{}</summary><updated>2022-11-25T10:00:00Z</updated></entry>",
+                s.slug, escape(&s.title), s.slug, escape(&s.summary)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Test Вести</title><id>urn:test</id><updated>2022-11-25T10:00:00Z</updated>{entries}</feed>"
+    );
+    ([(header::CONTENT_TYPE, "application/atom+xml")], body).into_response()
+}
+
+async fn page(
+    State(state): State<Arc<Mutex<SiteState>>>,
+    UrlPath(slug): UrlPath<String>,
+) -> Response {
+    count(&state, &format!("/news/{slug}"));
+    let story = {
+        let state = state.lock().unwrap();
+        state
+            .rss
+            .iter()
+            .chain(state.atom.iter())
+            .find(|s| s.slug == slug)
+            .cloned()
+    };
+    match story {
+        Some(story) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            article_page(&story),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A news page the way real sites build them: navigation, the article, a related-stories
+/// sidebar, a newsletter box, a cookie notice and a footer full of links.
+pub fn article_page(story: &Story) -> String {
+    let nav: String = [
+        "World", "Politics", "Business", "Opinion", "Culture", "Sport", "Video", "Podcasts",
+    ]
+    .iter()
+    .map(|s| format!("<li><a href=\"/section/{}\">{s}</a></li>", s.to_lowercase()))
+    .collect();
+    let paragraphs: String = story
+        .paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", escape(p)))
+        .collect();
+    let related: String = story
+        .related
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("<li><a href=\"/news/related-{i}\">{}</a></li>", escape(r)))
+        .collect();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} | Test Daily</title>
+<meta property="og:title" content="{title}"><meta property="og:site_name" content="Test Daily">
+<meta name="description" content="{summary}"></head>
+<body>
+<header class="site-header"><a class="logo" href="/">Test Daily</a><nav class="main-nav"><ul>{nav}</ul></nav>
+<form class="search"><input name="q" placeholder="Search"></form></header>
+<div class="layout">
+<main>
+<article class="story">
+<h1>{title}</h1>
+<div class="byline">By <a href="/authors/jane">Jane Reporter</a> · 25 November 2022</div>
+<div class="story-body">
+{paragraphs}</div>
+<div class="share"><a href="https://twitter.example/share">Share on X</a> <a href="https://facebook.example/share">Facebook</a> <a href="mailto:?">Email</a></div>
+</article>
+</main>
+<aside class="sidebar">
+<section class="related"><h2>Related stories</h2><ul>{related}</ul></section>
+<section class="most-read"><h2>Most read</h2><ol><li><a href="/news/m1">Markets close higher</a></li><li><a href="/news/m2">Football results</a></li></ol></section>
+</aside>
+</div>
+<section class="newsletter"><h2>Subscribe to our newsletter</h2><p>Get the day's top stories in your inbox every morning.</p><form><input type="email" placeholder="Email"><button>Sign up</button></form></section>
+<div class="cookie-notice">We use cookies to improve your experience. <a href="/privacy">Learn more</a> <button>Accept</button></div>
+<footer><ul><li><a href="/about">About us</a></li><li><a href="/contact">Contact</a></li><li><a href="/terms">Terms</a></li><li><a href="/privacy">Privacy</a></li></ul><p>© 2022 Test Daily</p></footer>
+</body></html>"#,
+        title = escape(&story.title),
+        summary = escape(&story.summary),
+    )
+}
+
+/// What a webhook receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("webhook body is JSON")
+    }
+}
+
+/// A webhook endpoint that records every POST and can be stopped and restarted on its port.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut receiver = Self {
+            addr: listener.local_addr().unwrap(),
+            received: Arc::default(),
+            stop: None,
+            task: None,
+        };
+        receiver.serve(listener);
+        receiver
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let received = self.received.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: String| {
+                let received = received.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                        .collect();
+                    received.lock().unwrap().push(Received {
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    });
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.task = Some(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        }));
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Stops listening: connections are refused until `restart`.
+    pub async fn take_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+
+    /// Waits until at least `count` requests have arrived.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} webhook calls, got {}: {:?}",
+                received.len(),
+                received.iter().map(|r| r.body.clone()).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// The feedwatch daemon as a child process, its log in the test's directory.
+pub struct Daemon {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(config: &Path, log_name: &str) -> Self {
+        let log = config.parent().unwrap().join(log_name);
+        let child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(["run", "-c"])
+            .arg(config)
+            .env("FEEDWATCH_LOG", "feedwatch=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the feedwatch binary starts");
+        Self { child, log }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "daemon exited with {status}; log: {}",
+                    self.log_text()
+                );
+                return;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
