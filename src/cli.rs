@@ -235,7 +235,7 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     }
     drop(stdout);
     if deliver {
-        let outbox = Outbox::new(&config, store.clone(), wake)?;
+        let outbox = Outbox::new(&config, store.clone(), wake)?.without_stdout_echo();
         while outbox.deliver_due().await? > 0 {}
     }
     store.close().await;

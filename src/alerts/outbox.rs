@@ -44,6 +44,8 @@ pub struct Outbox {
     webhooks: HashMap<String, WebhookSpec>,
     client: reqwest::Client,
     jsonl_path: PathBuf,
+    /// Whether stdout-sink alerts are also printed (`once` prints alerts itself).
+    echo_stdout: bool,
     wake: Arc<Notify>,
 }
 
@@ -65,8 +67,15 @@ impl Outbox {
                 .collect(),
             client,
             jsonl_path: config.daemon.store.directory().join("alerts.jsonl"),
+            echo_stdout: true,
             wake,
         })
+    }
+
+    /// Stops stdout-sink alerts from also being printed, for callers that print them already.
+    pub fn without_stdout_echo(mut self) -> Self {
+        self.echo_stdout = false;
+        self
     }
 
     /// Delivers until `shutdown`, sleeping until the next row is due or until woken by a new
@@ -158,9 +167,12 @@ impl Outbox {
         writeln!(file, "{payload}")
             .and_then(|()| file.sync_data())
             .map_err(|e| format!("cannot write {}: {e}", self.jsonl_path.display()))?;
-        let mut stdout = std::io::stdout().lock();
-        // Stdout is a convenience view; alerts.jsonl is the record, so a closed pipe is no failure.
-        let _ = writeln!(stdout, "{payload}").and_then(|()| stdout.flush());
+        if self.echo_stdout {
+            let mut stdout = std::io::stdout().lock();
+            // Stdout is a convenience view; alerts.jsonl is the record, so a closed pipe is no
+            // failure.
+            let _ = writeln!(stdout, "{payload}").and_then(|()| stdout.flush());
+        }
         Ok(())
     }
 

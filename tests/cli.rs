@@ -1,0 +1,244 @@
+//! The command line as users and scripts drive it: exit codes and output shapes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{NewsSite, Story};
+
+fn feedwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args(args)
+        .env_remove("FEEDWATCH_CONFIG")
+        .output()
+        .expect("feedwatch runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The seed article, from the shared data set beside the repository.
+fn sample() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/samples/soldiers-mothers-newsweek.txt");
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("SKIPPED: {} is not present", path.display());
+        None
+    }
+}
+
+#[test]
+fn test_query_on_the_sample_article() {
+    let Some(sample) = sample() else { return };
+    let sample = sample.to_str().unwrap();
+    let output = feedwatch(&[
+        "test",
+        "--query",
+        "\"mothers and wives\" AND putin",
+        sample,
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["matched"], true);
+    assert!(json["score"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        json["hits"],
+        serde_json::json!(["mothers and wives", "putin"])
+    );
+    assert!(json["entities"].is_array());
+    assert!(
+        json["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Putin 'Hiding'")
+    );
+    assert!(json["text"].as_str().unwrap().contains("Olga Tsukanova"));
+
+    let output = feedwatch(&[
+        "test",
+        "--query",
+        "\"mothers and wives\" AND NOT putin",
+        sample,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["matched"], false);
+}
+
+#[test]
+fn test_with_a_bad_query_shows_where() {
+    let output = feedwatch(&["test", "--query", "putin AND (mothers", "-"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("unclosed `(`"), "{err}");
+    assert!(err.contains("          ^"), "{err}");
+}
+
+fn write_config(dir: &Path, main: &str, watchlist: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("watchlists")).unwrap();
+    std::fs::write(dir.join("watchlists/w.toml"), watchlist).unwrap();
+    let path = dir.join("feedwatch.toml");
+    std::fs::write(&path, main).unwrap();
+    path
+}
+
+#[test]
+fn check_accepts_the_shipped_config() {
+    let output = feedwatch(&["check", "-c", "config/feedwatch.toml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (13 feeds, 2 topics"));
+}
+
+#[test]
+fn check_names_line_and_column_of_a_typo_and_an_unbalanced_quote() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[feed]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/feed\"\nintervall = \"5m\"\n",
+        "[[topic]]\nname = \"t\"\nquery = '\"mothers and wives AND putin'\n",
+    );
+    let output = feedwatch(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("unknown field `intervall`"), "{err}");
+    assert!(err.contains("feedwatch.toml:4:1"), "{err}");
+
+    std::fs::write(
+        &config,
+        "[[feed]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/feed\"\n",
+    )
+    .unwrap();
+    let output = feedwatch(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("unclosed"), "{err}");
+    assert!(err.contains("w.toml:3:10"), "{err}");
+    assert!(err.contains("1 configuration error"), "{err}");
+}
+
+#[test]
+fn extract_writes_one_text_file_per_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let story = Story {
+        slug: "s".into(),
+        title: "Council demands a meeting".into(),
+        summary: "x".into(),
+        paragraphs: vec![
+            "The Council of Mothers and Wives demanded a meeting with the president on Sunday, its members said in a statement.".into(),
+            "The last paragraph of the story says the council will keep asking until it is heard.".into(),
+        ],
+        related: vec!["Mothers of soldiers protest in Moscow".into()],
+    };
+    std::fs::create_dir_all(dir.path().join("pages/abc")).unwrap();
+    std::fs::write(
+        dir.path().join("pages/abc/page.html"),
+        common::article_page(&story),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pages/flat.html"),
+        common::article_page(&story),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = feedwatch(&[
+        "extract",
+        dir.path().join("pages/abc/page.html").to_str().unwrap(),
+        dir.path().join("pages/flat.html").to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for id in ["abc", "flat"] {
+        let text = std::fs::read_to_string(out.join(format!("{id}.txt"))).unwrap();
+        assert!(text.contains("keep asking until it is heard"), "{text}");
+        assert!(!text.contains("protest in Moscow"), "{text}");
+        assert!(!text.contains("Subscribe"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_prints_new_alerts_once_and_deliver_writes_alerts_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = NewsSite::start().await;
+    site.add_rss(Story {
+        slug: "council".into(),
+        title: "Mothers and wives of soldiers demand a meeting".into(),
+        summary: "The council of mothers and wives asks for a meeting.".into(),
+        paragraphs: vec![],
+        related: vec![],
+    });
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[daemon]\nfirst_poll = \"alert\"\n[[feed]]\nname = \"daily\"\nurl = \"{}\"\nfull_text = false\n",
+            site.url("/rss.xml")
+        ),
+        "[[topic]]\nname = \"mothers\"\nquery = '\"mothers and wives\"'\n",
+    );
+    let config = config.to_str().unwrap().to_string();
+    let run = move |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-c", config.as_str()]);
+        feedwatch(&all)
+    };
+    let first = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["once"])
+    })
+    .await
+    .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&first.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["topic"], "mothers");
+    assert_eq!(
+        lines[0]["article"]["title"],
+        "Mothers and wives of soldiers demand a meeting"
+    );
+
+    let again = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["once"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        again.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    site.add_rss(Story {
+        slug: "second".into(),
+        title: "More mothers and wives join".into(),
+        summary: "A second story.".into(),
+        paragraphs: vec![],
+        related: vec![],
+    });
+    let delivered = tokio::task::spawn_blocking(move || run(&["once", "--deliver"]))
+        .await
+        .unwrap();
+    assert!(delivered.status.success(), "{}", stderr(&delivered));
+    let jsonl = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let recorded: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0]["article"]["title"],
+        "More mothers and wives join"
+    );
+}
