@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::outbox::Outbox;
+use crate::alerts::payload::timestamp;
 use crate::article::{self, Article};
 use crate::config::{self, Config};
 use crate::extract;
@@ -20,7 +21,7 @@ use crate::feeds::FeedItem;
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::pipeline::{Pipeline, Routing};
 use crate::scheduler;
-use crate::store::Store;
+use crate::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
 use crate::topics::{self, Query};
 
 #[derive(Parser)]
@@ -71,6 +72,56 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The outbox: list, show, retry and replay alert deliveries
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// List deliveries from the outbox, newest first
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// A webhook name, or @stdout
+        #[arg(long)]
+        webhook: Option<String>,
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one alert's payload and its deliveries
+    Show { id: String },
+    /// Send failed and dead deliveries again now (all, or those of the given alerts / webhook);
+    /// with --webhook, also re-enables a webhook disabled by 410 Gone
+    Retry {
+        ids: Vec<String>,
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// Queue the alerts created since a time for a webhook, even if delivered before
+    Replay {
+        #[arg(long)]
+        webhook: String,
+        /// A duration back from now ("2h", "3days") or an RFC 3339 time
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        topic: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum StatusArg {
+    Pending,
+    Failed,
+    Dead,
+    Delivered,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -101,6 +152,9 @@ pub fn main() -> ExitCode {
             format,
         } => runtime()
             .and_then(|rt| rt.block_on(extract_pages(&sources, out_dir.as_deref(), format))),
+        Command::Alerts { command } => {
+            runtime().and_then(|rt| rt.block_on(alerts(cli.config.as_deref(), command)))
+        }
     };
     match result {
         Ok(code) => code,
@@ -236,6 +290,7 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     drop(stdout);
     if deliver {
         let outbox = Outbox::new(&config, store.clone(), wake)?.without_stdout_echo();
+        outbox.register_webhooks().await?;
         while outbox.deliver_due().await? > 0 {}
     }
     store.close().await;
@@ -417,6 +472,150 @@ async fn test(
     } else {
         ExitCode::from(1)
     })
+}
+
+fn sink_arg(config: &Config, name: &str) -> anyhow::Result<Sink> {
+    if name == "@stdout" {
+        return Ok(Sink::Stdout);
+    }
+    if !config.webhooks.iter().any(|w| w.name == name) {
+        bail!("no webhook named `{name}` in {}", config.path.display());
+    }
+    Ok(Sink::Webhook(name.to_string()))
+}
+
+/// "2h" back from now, or an RFC 3339 time.
+fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let back = humantime::parse_duration(text).with_context(|| {
+        format!("`{text}` is neither a duration like \"2h\" nor an RFC 3339 time")
+    })?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(back)?)
+}
+
+async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let now = chrono::Utc::now();
+    match command {
+        AlertsCommand::List {
+            status,
+            webhook,
+            topic,
+            limit,
+            format,
+        } => {
+            let filter = DeliveryFilter {
+                status: status.map(|s| match s {
+                    StatusArg::Pending => DeliveryStatus::Pending,
+                    StatusArg::Failed => DeliveryStatus::Failed,
+                    StatusArg::Dead => DeliveryStatus::Dead,
+                    StatusArg::Delivered => DeliveryStatus::Delivered,
+                }),
+                sink: webhook
+                    .as_deref()
+                    .map(|w| sink_arg(&config, w))
+                    .transpose()?,
+                topic,
+                alert_id: None,
+                limit,
+            };
+            let rows = store.deliveries(&filter).await?;
+            let mut out = std::io::stdout().lock();
+            for row in &rows {
+                let title = serde_json::from_str::<serde_json::Value>(&row.payload)
+                    .ok()
+                    .and_then(|p| p["article"]["title"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                match format {
+                    Format::Json => writeln!(
+                        out,
+                        "{}",
+                        json!({
+                            "id": row.alert_id, "topic": row.topic, "webhook": row.sink.stored(),
+                            "status": row.status.as_str(), "attempts": row.attempts,
+                            "created_at": timestamp(row.created_at),
+                            "next_attempt_at": (row.status != DeliveryStatus::Delivered && row.status != DeliveryStatus::Dead)
+                                .then(|| timestamp(row.next_attempt_at)),
+                            "delivered_at": row.delivered_at.map(timestamp),
+                            "last_error": row.last_error, "title": title,
+                        })
+                    )?,
+                    Format::Text => writeln!(
+                        out,
+                        "{}  {:<9} {:<20} {:<24} {:>2}  {}{}",
+                        row.alert_id,
+                        row.status.as_str(),
+                        row.sink.stored(),
+                        row.topic,
+                        row.attempts,
+                        title,
+                        row.last_error
+                            .as_deref()
+                            .map(|e| format!("  [{e}]"))
+                            .unwrap_or_default()
+                    )?,
+                }
+            }
+            if format == Format::Text && rows.is_empty() {
+                eprintln!("no deliveries match");
+            }
+        }
+        AlertsCommand::Show { id } => {
+            let Some(payload) = store.alert_payload(&id).await? else {
+                bail!("no alert with id {id}");
+            };
+            let payload: serde_json::Value = serde_json::from_str(&payload)?;
+            println!("{}", serde_json::to_string_pretty(&payload)?);
+            let filter = DeliveryFilter {
+                alert_id: Some(id),
+                limit: 1000,
+                ..DeliveryFilter::default()
+            };
+            for row in store.deliveries(&filter).await? {
+                eprintln!(
+                    "{}: {} after {} attempt(s){}",
+                    row.sink.stored(),
+                    row.status.as_str(),
+                    row.attempts,
+                    row.last_error
+                        .map(|e| format!(", last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        AlertsCommand::Retry { ids, webhook } => {
+            let sink = webhook
+                .as_deref()
+                .map(|w| sink_arg(&config, w))
+                .transpose()?;
+            if let Some(Sink::Webhook(name)) = &sink
+                && store.enable_webhook(name).await?
+            {
+                eprintln!("webhook `{name}` enabled again");
+            }
+            let changed = store.retry_now(&ids, sink.as_ref(), now).await?;
+            eprintln!("{changed} deliveries due now (a running daemon sends them within a minute)");
+        }
+        AlertsCommand::Replay {
+            webhook,
+            since,
+            topic,
+        } => {
+            let sink = sink_arg(&config, &webhook)?;
+            let since = parse_since(&since)?;
+            let queued = store.replay(&sink, since, topic.as_deref(), now).await?;
+            eprintln!(
+                "{queued} alerts since {} queued for {} (a running daemon sends them within a minute)",
+                timestamp(since),
+                sink.stored()
+            );
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `X/page.html` → `X`, `X.html` → `X`, anything else → its file stem.

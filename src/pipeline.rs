@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use ulid::Ulid;
 
@@ -206,7 +206,7 @@ impl Pipeline {
                 id: payload.id.clone(),
                 topic: payload.topic.clone(),
                 payload: serde_json::to_string(&payload).unwrap_or_default(),
-                sinks: self.sinks_for(&found.name),
+                sinks: self.sinks_for(&found.name, now),
             });
             payloads.push(payload);
         }
@@ -249,7 +249,9 @@ impl Pipeline {
         }
     }
 
-    fn sinks_for(&self, topic: &str) -> Vec<Sink> {
+    /// Where a topic's alert goes and when it is due: at once, or for a digest webhook at the
+    /// end of the current digest window, so one window's alerts leave together.
+    fn sinks_for(&self, topic: &str, now: DateTime<Utc>) -> Vec<(Sink, DateTime<Utc>)> {
         if self.routing == Routing::RecordOnly {
             return Vec::new();
         }
@@ -261,9 +263,41 @@ impl Pipeline {
             .map(|t| t.notify.as_slice())
             .unwrap_or_default();
         if notify.is_empty() {
-            vec![Sink::Stdout]
-        } else {
-            notify.iter().cloned().map(Sink::Webhook).collect()
+            return vec![(Sink::Stdout, now)];
         }
+        notify
+            .iter()
+            .map(|name| {
+                let digest = self
+                    .config
+                    .webhooks
+                    .iter()
+                    .find(|w| &w.name == name)
+                    .and_then(|w| w.digest);
+                let due = digest.map_or(now, |window| window_end(now, window));
+                (Sink::Webhook(name.clone()), due)
+            })
+            .collect()
+    }
+}
+
+/// The end of the `window`-long period (aligned to the Unix epoch) that contains `now`.
+fn window_end(now: DateTime<Utc>, window: std::time::Duration) -> DateTime<Utc> {
+    let window_ms = window.as_millis().max(1) as i64;
+    let end = (now.timestamp_millis() / window_ms + 1) * window_ms;
+    DateTime::from_timestamp_millis(end).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_windows_are_aligned() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T10:07:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let end = window_end(now, std::time::Duration::from_secs(900));
+        assert_eq!(end.to_rfc3339(), "2026-01-01T10:15:00+00:00");
     }
 }

@@ -44,3 +44,36 @@ pub const ALERT_TYPE: &str = "feedwatch.alert";
 pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+impl AlertPayload {
+    /// A complete, realistic alert: for checking templates at load time and in tests.
+    pub fn example() -> Self {
+        AlertPayload {
+            id: "01JF2XAMPLE0000000000000000".into(),
+            kind: ALERT_TYPE.into(),
+            topic: "soldiers-mothers".into(),
+            score: 3.0,
+            matched: vec!["mothers and wives".into()],
+            snippets: vec![
+                "…the Council of <mark>Mothers and Wives</mark> of mobilized soldiers…".into(),
+            ],
+            article: ArticleSummary {
+                url: Some("https://www.newsweek.com/putin-hiding-mothers-wives".into()),
+                title: "Putin 'Hiding' from Mothers and Wives of Russian Soldiers".into(),
+                published: Some("2022-11-25T10:00:00Z".into()),
+                feed: "newsweek".into(),
+                lang: Some("en".into()),
+                site: Some("newsweek.com".into()),
+                authors: vec!["Isabel van Brugen".into()],
+                summary: Some("An anti-war group says the president is hiding from them.".into()),
+            },
+            entities: vec![EntityMention {
+                text: "Vladimir Putin".into(),
+                kind: "person".into(),
+                count: 6,
+            }],
+            duplicates: vec![],
+            detected_at: "2022-11-25T10:03:12Z".into(),
+        }
+    }
+}

@@ -13,12 +13,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use base64::Engine;
 use secrecy::SecretString;
 use url::Url;
 
 pub use error::{ConfigError, ConfigErrors, Location, SourceFile};
 
+use crate::alerts::formats::template::AlertTemplate;
 use crate::topics::{self, Query};
 
 /// Where the config is looked for when `-c` is not given.
@@ -52,6 +55,8 @@ pub struct Daemon {
     pub read_timeout: Duration,
     pub fetch_timeout: Duration,
     pub max_body_bytes: u64,
+    /// The first delivery retry delay; later ones grow from it (see `alerts::outbox`).
+    pub retry_initial: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,9 +112,13 @@ impl TopicSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum WebhookFormat {
     Json,
+    Slack,
+    Discord,
+    Teams,
+    Template(Arc<AlertTemplate>),
 }
 
 #[derive(Debug, Clone)]
@@ -118,9 +127,51 @@ pub struct WebhookSpec {
     pub format: WebhookFormat,
     /// Kept secret: chat webhook URLs are credentials.
     pub url: SecretString,
-    /// Decoded Standard Webhooks signing keys (`whsec_…`).
+    /// Decoded Standard Webhooks signing keys (`whsec_…`); several while rotating.
     pub signing_keys: Vec<SigningKey>,
     pub headers: Vec<(String, SecretString)>,
+    pub rate_limit: Option<RateLimit>,
+    /// Collect a topic's alerts for this long and send them as one message.
+    pub digest: Option<Duration>,
+    /// How long an alert is retried before it becomes a dead letter.
+    pub max_age: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// At most `count` messages per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+
+    /// Parses "30/min", "1/s", "500/h" or "10/5m".
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (count, per) = text
+            .split_once('/')
+            .ok_or_else(|| "write a rate as COUNT/PERIOD, e.g. \"30/min\"".to_string())?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c| *c > 0)
+            .ok_or_else(|| format!("`{count}` is not a positive count"))?;
+        let per = match per.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            other => humantime::parse_duration(other)
+                .map_err(|e| format!("bad period `{other}`: {e}"))?,
+        };
+        if per.is_zero() {
+            return Err("the period must be longer than zero".into());
+        }
+        Ok(RateLimit { count, per })
+    }
 }
 
 /// A Standard Webhooks signing key, decoded from its `whsec_<base64>` form.
@@ -473,6 +524,11 @@ impl Loader<'_> {
                 Duration::from_secs(60),
             ),
             max_body_bytes: self.positive(file, table.max_body_bytes.as_ref(), 16 * 1024 * 1024),
+            retry_initial: self.duration(
+                file,
+                table.retry_initial.as_ref(),
+                Duration::from_secs(5),
+            ),
         }
     }
 
@@ -555,19 +611,62 @@ impl Loader<'_> {
 
     fn webhook(&mut self, file: &SourceFile, table: raw::WebhookTable) -> Option<WebhookSpec> {
         self.claim_name("webhook", file, &table.name);
-        let format = match table.format.as_ref().map(|f| (f.get_ref().as_str(), f)) {
-            None | Some(("json", _)) => WebhookFormat::Json,
-            Some((other, value)) => {
-                let message = if ["slack", "discord", "teams", "template"].contains(&other) {
-                    format!(
-                        "webhook format `{other}` is not available in this version; use \"json\""
-                    )
-                } else {
-                    format!(
-                        "unknown webhook format `{other}`: expected json, slack, discord, teams or template"
-                    )
-                };
-                self.error(file, value.span(), message);
+        let format_name = table
+            .format
+            .as_ref()
+            .map_or("json", |f| f.get_ref().as_str());
+        let format_span = table
+            .format
+            .as_ref()
+            .map_or(table.name.span(), |f| f.span());
+        let format = match (format_name, &table.template) {
+            ("json", None) => WebhookFormat::Json,
+            ("slack", None) => WebhookFormat::Slack,
+            ("discord", None) => WebhookFormat::Discord,
+            ("teams", None) => WebhookFormat::Teams,
+            ("template", Some(source)) => {
+                let content_type = table.content_type.as_deref().unwrap_or("application/json");
+                let template = AlertTemplate::new(source.get_ref(), content_type).and_then(|t| {
+                    t.render(&[crate::alerts::payload::AlertPayload::example()])
+                        .map_err(|e| {
+                            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.0)
+                        })
+                        .map(|_| t)
+                });
+                match template {
+                    Ok(template) => WebhookFormat::Template(Arc::new(template)),
+                    Err(err) => {
+                        let offset = string_content_offset(&file.text, source.span().start);
+                        let span = match err.range() {
+                            Some(range) => offset + range.start..offset + range.end,
+                            None => source.span(),
+                        };
+                        self.error(file, span, format!("template error: {err:#}"));
+                        return None;
+                    }
+                }
+            }
+            ("template", None) => {
+                self.error(
+                    file,
+                    format_span,
+                    "format \"template\" needs a `template = '…'` key",
+                );
+                return None;
+            }
+            (_, Some(source)) if matches!(format_name, "json" | "slack" | "discord" | "teams") => {
+                self.error(
+                    file,
+                    source.span(),
+                    "`template` is only used with format = \"template\"",
+                );
+                return None;
+            }
+            (other, _) => {
+                let message = format!(
+                    "unknown webhook format `{other}`: expected json, slack, discord, teams or template"
+                );
+                self.error(file, format_span, message);
                 return None;
             }
         };
@@ -582,7 +681,29 @@ impl Loader<'_> {
             return None;
         }
         let mut signing_keys = Vec::new();
-        if let Some(secret) = &table.secret {
+        let secrets = match &table.secret {
+            None => Vec::new(),
+            Some(value) => {
+                let span = value.span();
+                let texts = match value.get_ref() {
+                    toml::Value::String(one) => Some(vec![one.clone()]),
+                    toml::Value::Array(many) => many
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>(),
+                    _ => None,
+                };
+                let Some(texts) = texts else {
+                    self.error(file, span, "secret must be a string or a list of strings");
+                    return None;
+                };
+                texts
+                    .into_iter()
+                    .map(|t| toml::Spanned::new(span.clone(), t))
+                    .collect()
+            }
+        };
+        for secret in &secrets {
             let expanded = self.expand(file, secret)?;
             let encoded = expanded.strip_prefix("whsec_").unwrap_or(&expanded);
             match base64::engine::general_purpose::STANDARD.decode(encoded) {
@@ -601,12 +722,34 @@ impl Loader<'_> {
         for (name, value) in &table.headers {
             headers.push((name.clone(), SecretString::from(self.expand(file, value)?)));
         }
+        let rate_limit = match &table.rate_limit {
+            None => None,
+            Some(value) => match value.get_ref().parse::<RateLimit>() {
+                Ok(limit) => Some(limit),
+                Err(message) => {
+                    self.error(file, value.span(), message);
+                    return None;
+                }
+            },
+        };
+        let digest = table
+            .digest
+            .as_ref()
+            .map(|d| self.duration(file, Some(d), Duration::from_secs(900)));
         Some(WebhookSpec {
             name: table.name.into_inner(),
             format,
             url: SecretString::from(url),
             signing_keys,
             headers,
+            rate_limit,
+            digest,
+            max_age: self.duration(
+                file,
+                table.max_age.as_ref(),
+                Duration::from_secs(3 * 24 * 3600),
+            ),
+            timeout: self.duration(file, table.timeout.as_ref(), Duration::from_secs(30)),
         })
     }
 

@@ -53,6 +53,7 @@ pub struct DaemonTable {
     pub fetch_timeout: Option<S<String>>,
     pub max_body_bytes: Option<S<i64>>,
     pub jitter: Option<S<f64>>,
+    pub retry_initial: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -83,9 +84,16 @@ pub struct WebhookTable {
     pub name: S<String>,
     pub format: Option<S<String>>,
     pub url: S<String>,
-    pub secret: Option<S<String>>,
+    /// `"whsec_…"`, or while rotating a list of them; checked by the loader.
+    pub secret: Option<S<toml::Value>>,
     #[serde(default)]
     pub headers: BTreeMap<String, S<String>>,
+    pub template: Option<S<String>>,
+    pub content_type: Option<String>,
+    pub rate_limit: Option<S<String>>,
+    pub digest: Option<S<String>>,
+    pub max_age: Option<S<String>>,
+    pub timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

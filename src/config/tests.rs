@@ -203,3 +203,77 @@ fn multi_line_query_errors_point_into_the_query() {
     // The dangling OR is on line 4.
     assert_eq!(error.location.unwrap().line, 4);
 }
+
+#[test]
+fn webhook_formats_rates_digests_and_rotating_secrets() {
+    let config = load_str(
+        "[[webhook]]\nname = \"s\"\nformat = \"slack\"\nurl = \"http://127.0.0.1:9/s\"\nrate_limit = \"30/min\"\ndigest = \"15m\"\n\
+         secret = [\"${SECRET}\", \"whsec_b2xk\"]\nmax_age = \"1h\"\n\
+         [[webhook]]\nname = \"t\"\nformat = \"template\"\nurl = \"http://127.0.0.1:9/t\"\ntemplate = '{\"text\": {{ alert.article.title }}}'\n",
+    )
+    .unwrap();
+    let slack = &config.webhooks[0];
+    assert!(matches!(slack.format, WebhookFormat::Slack));
+    assert_eq!(
+        slack.rate_limit,
+        Some(RateLimit {
+            count: 30,
+            per: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(slack.digest, Some(Duration::from_secs(900)));
+    assert_eq!(slack.signing_keys.len(), 2);
+    assert_eq!(slack.max_age, Duration::from_secs(3600));
+    assert!(matches!(
+        config.webhooks[1].format,
+        WebhookFormat::Template(_)
+    ));
+}
+
+#[test]
+fn template_errors_are_config_errors_located_in_the_template() {
+    let error = only_error(load_str(
+        "[[webhook]]\nname = \"t\"\nformat = \"template\"\nurl = \"http://127.0.0.1:9/t\"\ntemplate = '{{ alert.article.titel }}'\n",
+    ));
+    assert!(
+        error.message.contains("template error"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.location.unwrap().line, 5);
+
+    let error = only_error(load_str(
+        "[[webhook]]\nname = \"t\"\nformat = \"template\"\nurl = \"http://127.0.0.1:9/t\"\ntemplate = '{% if %}'\n",
+    ));
+    assert!(
+        error.message.contains("template error"),
+        "{}",
+        error.message
+    );
+
+    let error = only_error(load_str(
+        "[[webhook]]\nname = \"t\"\nformat = \"template\"\nurl = \"http://127.0.0.1:9/t\"\n",
+    ));
+    assert!(
+        error.message.contains("needs a `template"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn rate_limits_parse() {
+    assert_eq!(
+        "1/s".parse::<RateLimit>(),
+        Ok(RateLimit {
+            count: 1,
+            per: Duration::from_secs(1)
+        })
+    );
+    assert_eq!(
+        "10/5m".parse::<RateLimit>().map(|r| r.per),
+        Ok(Duration::from_secs(300))
+    );
+    assert!("0/s".parse::<RateLimit>().is_err());
+    assert!("fast".parse::<RateLimit>().is_err());
+}

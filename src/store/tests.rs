@@ -17,7 +17,7 @@ fn alert(id: &str, topic: &str, sinks: Vec<Sink>) -> NewAlert {
         id: id.into(),
         topic: topic.into(),
         payload: format!("{{\"id\":\"{id}\"}}"),
-        sinks,
+        sinks: sinks.into_iter().map(|s| (s, Utc::now())).collect(),
     }
 }
 
@@ -190,4 +190,57 @@ async fn claimed_deliveries_are_leased_retried_and_finished() {
             .is_empty()
     );
     assert_eq!(store.next_delivery_due().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let hook = Sink::Webhook("hook".into());
+    store.register_webhook("hook", "url-a").await.unwrap();
+    store
+        .record_item("f", &item("a"), &[alert("1", "t", vec![hook.clone()])], now)
+        .await
+        .unwrap();
+    store
+        .disable_webhook("hook", "410 Gone", now)
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(60);
+    assert!(
+        store
+            .claim_due_deliveries(now, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+    assert_eq!(
+        store.disabled_webhooks().await.unwrap(),
+        vec![("hook".to_string(), "410 Gone".to_string())]
+    );
+    // Same URL: stays disabled. A new URL: enabled again, and the delivery goes out.
+    store.register_webhook("hook", "url-a").await.unwrap();
+    assert!(
+        store
+            .claim_due_deliveries(now, 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.register_webhook("hook", "url-b").await.unwrap();
+    let claimed = store.claim_due_deliveries(now, 10, lease).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].topic, "t");
+
+    // Deferring does not count an attempt.
+    store
+        .defer("1", &hook, now + chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::seconds(3);
+    assert_eq!(
+        store.claim_due_deliveries(later, 10, lease).await.unwrap()[0].attempts,
+        0
+    );
 }

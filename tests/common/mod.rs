@@ -378,6 +378,12 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL: no chance to clean up, as in a crash.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
