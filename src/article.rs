@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::alerts::payload::{ALERT_TYPE, AlertPayload, ArticleSummary, timestamp};
+use crate::alerts::payload::{ALERT_TYPE, AlertPayload, ArticleSummary, EntityMention, timestamp};
 use crate::config::{FeedSpec, TopicSpec};
+use crate::entities::{Entity, Recognizer};
 use crate::extract;
 use crate::feeds::FeedItem;
 use crate::text::{self, Lang};
@@ -26,6 +27,9 @@ pub struct Article {
     pub site: Option<String>,
     /// Where `text` came from, for logs and `feedwatch test`.
     pub text_source: TextSource,
+    /// People, organisations and places the article names, most mentioned first; filled by
+    /// [`Article::recognize`].
+    pub entities: Vec<Entity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +89,25 @@ impl Article {
             authors,
             lang,
             text_source,
+            entities: Vec::new(),
         }
+    }
+
+    /// Finds the entities of the title and text.
+    pub fn recognize(&mut self, recognizer: &Recognizer) {
+        self.entities = recognizer.entities(&self.title, &self.text);
+    }
+
+    /// The entities as the payload and `feedwatch test` list them.
+    pub fn entity_mentions(&self) -> Vec<EntityMention> {
+        self.entities
+            .iter()
+            .map(|e| EntityMention {
+                text: e.text.clone(),
+                kind: e.kind.as_str().to_string(),
+                count: e.count as u32,
+            })
+            .collect()
     }
 
     pub fn analyze(&self) -> AnalyzedArticle {
@@ -139,7 +161,7 @@ pub fn alert_payload(
             authors: article.authors.clone(),
             summary: article.summary.clone(),
         },
-        entities: Vec::new(),
+        entities: article.entity_mentions(),
         duplicates: Vec::new(),
         detected_at: timestamp(detected_at),
     }

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod article;
 pub mod cli;
 pub mod config;
+pub mod entities;
 pub mod extract;
 pub mod feeds;
 pub mod fetch;

@@ -12,6 +12,7 @@ use ulid::Ulid;
 use crate::alerts::payload::AlertPayload;
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
+use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
 use crate::extract;
 use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
@@ -51,12 +52,30 @@ pub enum PollError {
     Analysis(String),
 }
 
+/// Why a pipeline could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot build the HTTP client: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("cannot load the entity model: {0}")]
+    Model(#[from] crate::entities::ModelError),
+    #[error("{0}")]
+    Recognizer(#[from] crate::entities::recognizer::RecognizerError),
+}
+
+/// The entity recognizer for a config: the shipped model plus its declared entities.
+pub fn new_recognizer(config: &Config) -> Result<Recognizer, PipelineError> {
+    let model = Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
+    Ok(Recognizer::new(model, &config.entities)?)
+}
+
 #[derive(Clone)]
 pub struct Pipeline {
     config: Arc<Config>,
     store: Store,
     fetcher: Fetcher,
     topics: Arc<TopicSet>,
+    recognizer: Arc<Recognizer>,
     routing: Routing,
     /// Woken whenever deliveries were queued, so the outbox sends without waiting.
     outbox_wake: Arc<Notify>,
@@ -68,8 +87,9 @@ impl Pipeline {
         store: Store,
         routing: Routing,
         outbox_wake: Arc<Notify>,
-    ) -> Result<Self, FetchError> {
+    ) -> Result<Self, PipelineError> {
         let fetcher = Fetcher::new(&config.daemon)?;
+        let recognizer = Arc::new(new_recognizer(&config)?);
         let topics = Arc::new(TopicSet::new(
             config
                 .topics
@@ -82,6 +102,7 @@ impl Pipeline {
             store,
             fetcher,
             topics,
+            recognizer,
             routing,
             outbox_wake,
         })
@@ -177,6 +198,7 @@ impl Pipeline {
         };
         let config = self.config.clone();
         let topics = self.topics.clone();
+        let recognizer = self.recognizer.clone();
         let feed_spec = feed.clone();
         let owned_item = item.clone();
         let (article, matches) = tokio::task::spawn_blocking(move || {
@@ -190,7 +212,8 @@ impl Pipeline {
                     }
                 }
             });
-            let article = Article::from_item(&feed_spec, &owned_item, page);
+            let mut article = Article::from_item(&feed_spec, &owned_item, page);
+            article.recognize(&recognizer);
             let matches = article::matching_topics(&topics, &config.topics, &article);
             (article, matches)
         })

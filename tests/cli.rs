@@ -51,7 +51,17 @@ fn test_query_on_the_sample_article() {
         json["hits"],
         serde_json::json!(["mothers and wives", "putin"])
     );
-    assert!(json["entities"].is_array());
+    let entities = json["entities"].as_array().unwrap();
+    let kind_of = |name: &str| {
+        entities
+            .iter()
+            .find(|e| e["text"] == name)
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind_of("Vladimir Putin").as_deref(), Some("person"));
+    assert_eq!(kind_of("Vedomosti").as_deref(), Some("org"));
+    assert_eq!(kind_of("Newsweek").as_deref(), Some("org"));
+    assert_eq!(kind_of("Samara").as_deref(), Some("place"));
     assert!(
         json["title"]
             .as_str()

@@ -184,20 +184,8 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntityKind {
-    Person,
-    Org,
-    Place,
-    Misc,
-}
-
-#[derive(Debug, Clone)]
-pub struct EntitySpec {
-    pub name: String,
-    pub kind: EntityKind,
-    pub aliases: Vec<String>,
-}
+/// A watchlist `[[entity]]`: matched exactly (any alias, any script) and winning over the model.
+pub use crate::entities::{DeclaredEntity as EntitySpec, EntityKind};
 
 /// Picks the config file: `-c PATH`, else `$FEEDWATCH_CONFIG`, else `./feedwatch.toml`, else
 /// `config/feedwatch.toml`.

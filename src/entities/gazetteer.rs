@@ -1,0 +1,162 @@
+//! Name lists (places, organisations) matched over token sequences.
+//!
+//! Owns parsing of the `models/gazetteer-*.txt` text format (one name per
+//! line, `#` comments) and longest-match lookup over tokens. The lists are
+//! embedded in the model file at training time so the features a model was
+//! trained with are exactly the ones it sees at inference. Matching is
+//! case-insensitive but only starts at a capitalised token: "reading" the
+//! verb must not fire the place "Reading". This module never reads files;
+//! callers hand in the text.
+
+use super::features::{FxSet, norm_lower};
+use super::tokenize::tokenize;
+
+/// Longest phrase (in tokens) we look for; longer names are very rare and
+/// each extra token costs a hash lookup per position.
+const MAX_PHRASE_TOKENS: usize = 6;
+
+/// One list of names.
+#[derive(Debug, Clone, Default)]
+pub struct PhraseList {
+    phrases: FxSet,
+    first_tokens: FxSet,
+    max_len: usize,
+}
+
+impl PhraseList {
+    /// Parses the one-name-per-line format; blank and `#` lines are skipped.
+    pub fn parse(text: &str) -> PhraseList {
+        let mut list = PhraseList::default();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            list.insert(line);
+        }
+        list
+    }
+
+    /// Adds one name.
+    pub fn insert(&mut self, name: &str) {
+        // Fast path for the common plain name: nothing the tokenizer would
+        // split off, so whitespace splitting gives the same tokens.
+        let plain = name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '-');
+        let toks: Vec<String> = if plain {
+            name.split_whitespace().map(norm_lower).collect()
+        } else {
+            tokenize(name)
+                .iter()
+                .map(|t| norm_lower(&name[t.start..t.end]))
+                .collect()
+        };
+        if toks.is_empty() || toks.len() > MAX_PHRASE_TOKENS {
+            return;
+        }
+        self.max_len = self.max_len.max(toks.len());
+        self.first_tokens.insert(toks[0].clone());
+        self.phrases.insert(toks.join(" "));
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.phrases.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.phrases.is_empty()
+    }
+
+    /// Whether the exact (already lowercased, space-joined) phrase is listed.
+    pub fn contains_lower(&self, phrase: &str) -> bool {
+        self.phrases.contains(phrase)
+    }
+
+    /// Longest listed phrase starting at `start` in `lower` (lowercased
+    /// tokens); returns its length in tokens.
+    pub fn longest_at(&self, lower: &[String], start: usize) -> Option<usize> {
+        if !self.first_tokens.contains(&lower[start]) {
+            return None;
+        }
+        let mut key = String::new();
+        let mut best = None;
+        let max = self.max_len.min(lower.len() - start);
+        for len in 1..=max {
+            if len > 1 {
+                key.push(' ');
+            }
+            key.push_str(&lower[start + len - 1]);
+            if self.phrases.contains(&key) {
+                best = Some(len);
+            }
+        }
+        best
+    }
+
+    /// Marks tokens covered by a match: 0 = none, 1 = first token of a
+    /// match, 2 = inside a match. Matches must begin at a token for which
+    /// `capitalised` is true.
+    pub fn mark(&self, lower: &[String], capitalised: &[bool]) -> Vec<u8> {
+        let mut marks = vec![0u8; lower.len()];
+        let mut i = 0;
+        while i < lower.len() {
+            if capitalised[i]
+                && let Some(len) = self.longest_at(lower, i)
+            {
+                marks[i] = 1;
+                for m in &mut marks[i + 1..i + len] {
+                    *m = 2;
+                }
+                i += len;
+                continue;
+            }
+            i += 1;
+        }
+        marks
+    }
+}
+
+/// The gazetteers a model was trained with.
+#[derive(Debug, Clone, Default)]
+pub struct Gazetteer {
+    pub places: PhraseList,
+    pub orgs: PhraseList,
+    /// Raw text of the lists, kept so the model file can embed them.
+    pub(crate) places_text: String,
+    pub(crate) orgs_text: String,
+}
+
+impl Gazetteer {
+    /// Builds from the text of `gazetteer-places.txt` and `gazetteer-orgs.txt`.
+    pub fn from_texts(places: &str, orgs: &str) -> Gazetteer {
+        Gazetteer {
+            places: PhraseList::parse(places),
+            orgs: PhraseList::parse(orgs),
+            places_text: places.to_owned(),
+            orgs_text: orgs.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_match_wins() {
+        let list = PhraseList::parse("# header\nNew York\nNew York City\nYork\nSt. John's\n");
+        assert_eq!(list.len(), 4);
+        assert!(list.contains_lower("st. john 's"));
+        let lower: Vec<String> = ["in", "new", "york", "city", "today"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let caps = [false, true, true, true, false];
+        assert_eq!(list.mark(&lower, &caps), vec![0, 1, 2, 2, 0]);
+        let caps = [false, false, true, true, false];
+        assert_eq!(list.mark(&lower, &caps), vec![0, 0, 1, 0, 0]);
+    }
+}
