@@ -93,6 +93,14 @@ impl Article {
         }
     }
 
+    /// Cuts the text to at most `max_chars` characters (at a character boundary), so one huge
+    /// page cannot make analysis slow for everyone.
+    pub fn truncate_text(&mut self, max_chars: usize) {
+        if let Some((cut, _)) = self.text.char_indices().nth(max_chars) {
+            self.text.truncate(cut);
+        }
+    }
+
     /// Finds the entities of the title and text.
     pub fn recognize(&mut self, recognizer: &Recognizer) {
         self.entities = recognizer.entities(&self.title, &self.text);

@@ -20,7 +20,7 @@ use crate::entities::train::train_with_progress;
 use crate::entities::{Model, Recognizer, SHIPPED_MODEL, TrainOptions, conll};
 use crate::extract;
 use crate::feeds::FeedItem;
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchOutcome, Fetcher, Trust, Validators};
 use crate::pipeline::{Pipeline, Routing};
 use crate::scheduler;
 use crate::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
@@ -360,13 +360,17 @@ async fn read_source(source: &str) -> anyhow::Result<(Vec<u8>, Option<String>, O
     if source.starts_with("http://") || source.starts_with("https://") {
         let url = url::Url::parse(source).with_context(|| format!("invalid URL {source}"))?;
         let fetcher = Fetcher::new(&config::default_daemon())?;
-        return match fetcher.get(&url, &Validators::default()).await? {
+        // A URL typed by the operator is trusted like a configured feed.
+        return match fetcher
+            .get(&url, &Validators::default(), Trust::Configured)
+            .await?
+        {
             FetchOutcome::Fetched(page) => Ok((
                 page.body,
                 Some(page.final_url.to_string()),
                 page.content_type,
             )),
-            FetchOutcome::NotModified => bail!("{source}: unexpected 304 Not Modified"),
+            FetchOutcome::NotModified { .. } => bail!("{source}: unexpected 304 Not Modified"),
         };
     }
     let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;

@@ -10,12 +10,13 @@ use tokio::sync::Notify;
 use ulid::Ulid;
 
 use crate::alerts::payload::AlertPayload;
+use crate::alerts::payload::{FEED_HEALTH_TYPE, FeedHealth, FeedHealthEvent, timestamp};
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
 use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
 use crate::extract;
 use crate::feeds::{self, FeedError, FeedItem};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators};
 use crate::scheduler;
 use crate::store::{NewAlert, Sink, Store, StoreError};
 use crate::topics::TopicSet;
@@ -40,8 +41,18 @@ pub struct PollReport {
     pub alerts: Vec<AlertPayload>,
 }
 
+/// A successful poll, with what the scheduler and the store need to know.
+struct Polled {
+    report: PollReport,
+    validators: Option<Validators>,
+    fresh_for: Option<std::time::Duration>,
+    moved_to: Option<url::Url>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
+    #[error("polling stopped: {0}")]
+    Stopped(String),
     #[error("fetching the feed failed: {0}")]
     Fetch(#[from] FetchError),
     #[error("{0}")]
@@ -55,8 +66,8 @@ pub enum PollError {
 /// Why a pipeline could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("cannot build the HTTP client: {0}")]
-    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetcherError),
     #[error("cannot load the entity model: {0}")]
     Model(#[from] crate::entities::ModelError),
     #[error("{0}")]
@@ -76,6 +87,8 @@ pub struct Pipeline {
     fetcher: Fetcher,
     topics: Arc<TopicSet>,
     recognizer: Arc<Recognizer>,
+    /// Bounds concurrent article page fetches across all feeds.
+    article_fetches: Arc<tokio::sync::Semaphore>,
     routing: Routing,
     /// Woken whenever deliveries were queued, so the outbox sends without waiting.
     outbox_wake: Arc<Notify>,
@@ -98,11 +111,14 @@ impl Pipeline {
                 .collect(),
         ));
         Ok(Self {
-            config,
             store,
             fetcher,
             topics,
             recognizer,
+            article_fetches: Arc::new(tokio::sync::Semaphore::new(
+                config.daemon.max_concurrent_article_fetches,
+            )),
+            config,
             routing,
             outbox_wake,
         })
@@ -113,52 +129,148 @@ impl Pipeline {
     }
 
     /// Polls `feed` once and records the outcome (success with its validators, or the error)
-    /// together with when to poll it next.
+    /// together with when to poll it next. A 410 stops the feed; a permanent redirect moves it;
+    /// a run of failures longer than the health threshold is reported to the health webhook.
     pub async fn poll(&self, feed: &FeedSpec) -> Result<PollReport, PollError> {
         let state = self.store.feed_state(&feed.name).await?;
-        let outcome = self
-            .poll_inner(feed, &state.validators, state.first_polled)
-            .await;
+        if let Some(reason) = &state.stopped_reason {
+            return Err(PollError::Stopped(reason.clone()));
+        }
+        let url = state
+            .moved_to
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .unwrap_or_else(|| feed.url.clone());
+        let outcome = self.poll_inner(feed, &url, &state).await;
         let now = Utc::now();
+        let daemon = &self.config.daemon;
         match &outcome {
-            Ok((_, validators)) => {
-                let next = now + scheduler::next_poll_delay(feed, &self.config.daemon, 0);
+            Ok(polled) => {
+                let next = now + scheduler::next_poll_delay(feed, daemon, 0, polled.fresh_for);
                 self.store
-                    .record_poll_success(&feed.name, validators.as_ref(), now, next)
+                    .record_poll_success(&feed.name, polled.validators.as_ref(), now, next)
+                    .await?;
+                if let Some(moved) = &polled.moved_to {
+                    tracing::warn!(feed = %feed.name, from = %url, to = %moved,
+                        "feed moved permanently; polling the new URL (update the config to match)");
+                    self.store.record_move(&feed.name, moved.as_str()).await?;
+                }
+                if state.health_alerted {
+                    self.report_health(feed, &url, &state, FeedHealth::Recovered, now)
+                        .await?;
+                }
+            }
+            Err(PollError::Fetch(err)) if err.is_gone() => {
+                let reason = format!(
+                    "HTTP 410 Gone on {}: the feed was removed; polling stopped until its url changes",
+                    now.format("%Y-%m-%d %H:%M UTC")
+                );
+                tracing::error!(feed = %feed.name, url = %url, "{reason}");
+                self.store.stop_feed(&feed.name, &reason).await?;
+                self.store
+                    .record_poll_failure(&feed.name, &reason, now, now)
                     .await?;
             }
             Err(err) => {
                 let failures = state.consecutive_failures + 1;
-                let next = now + scheduler::next_poll_delay(feed, &self.config.daemon, failures);
+                let retry_after = match err {
+                    PollError::Fetch(fetch) => fetch.retry_after(),
+                    _ => None,
+                };
+                let next = now + scheduler::next_poll_delay(feed, daemon, failures, retry_after);
                 self.store
                     .record_poll_failure(&feed.name, &err.to_string(), now, next)
                     .await?;
+                let failing_since = state.failing_since.unwrap_or(now);
+                let threshold =
+                    chrono::Duration::from_std(daemon.health_threshold).unwrap_or_default();
+                if !state.health_alerted && now - failing_since >= threshold {
+                    let state = self.store.feed_state(&feed.name).await?;
+                    self.report_health(feed, &url, &state, FeedHealth::Failing, now)
+                        .await?;
+                }
             }
         }
-        outcome.map(|(report, _)| report)
+        outcome.map(|polled| polled.report)
+    }
+
+    /// Queues a feed-health notice for the health webhook, if one is configured, and records
+    /// that it was sent so each failure run is reported once, and its recovery once.
+    async fn report_health(
+        &self,
+        feed: &FeedSpec,
+        url: &url::Url,
+        state: &crate::store::FeedState,
+        health: FeedHealth,
+        now: DateTime<Utc>,
+    ) -> Result<(), PollError> {
+        let Some(webhook) = &self.config.daemon.health_webhook else {
+            return Ok(());
+        };
+        let event = FeedHealthEvent {
+            id: Ulid::new().to_string(),
+            kind: FEED_HEALTH_TYPE.to_string(),
+            feed: feed.name.clone(),
+            url: url.to_string(),
+            status: health,
+            failing_since: state.failing_since.map(timestamp),
+            consecutive_failures: state.consecutive_failures,
+            last_error: state.last_error.clone(),
+            detected_at: timestamp(now),
+        };
+        let sinks = if self.routing == Routing::RecordOnly {
+            Vec::new()
+        } else {
+            vec![(Sink::Webhook(webhook.clone()), now)]
+        };
+        self.store.record_health_event(&event, &sinks, now).await?;
+        self.store
+            .set_health_alerted(&feed.name, health == FeedHealth::Failing)
+            .await?;
+        tracing::warn!(feed = %feed.name, status = ?health, "feed health reported");
+        self.outbox_wake.notify_one();
+        Ok(())
     }
 
     async fn poll_inner(
         &self,
         feed: &FeedSpec,
-        validators: &Validators,
-        first_polled: bool,
-    ) -> Result<(PollReport, Option<Validators>), PollError> {
-        let fetched = match self.fetcher.get(&feed.url, validators).await? {
-            FetchOutcome::NotModified => {
+        url: &url::Url,
+        state: &crate::store::FeedState,
+    ) -> Result<Polled, PollError> {
+        let fetched = match self
+            .fetcher
+            .get(url, &state.validators, Trust::Configured)
+            .await?
+        {
+            FetchOutcome::NotModified { fresh_for } => {
                 let report = PollReport {
                     not_modified: true,
                     ..PollReport::default()
                 };
-                return Ok((report, None));
+                return Ok(Polled {
+                    report,
+                    validators: None,
+                    fresh_for,
+                    moved_to: None,
+                });
             }
             FetchOutcome::Fetched(fetched) => fetched,
         };
         let body = fetched.body;
         let base = fetched.final_url.to_string();
-        let parsed = tokio::task::spawn_blocking(move || feeds::parse(&body, Some(&base)))
-            .await
-            .map_err(|e| PollError::Analysis(e.to_string()))??;
+        let content_type = fetched.content_type.clone();
+        let mut parsed = tokio::task::spawn_blocking(move || {
+            feeds::parse_fetched(&body, content_type.as_deref(), Some(&base))
+        })
+        .await
+        .map_err(|e| PollError::Analysis(e.to_string()))??;
+        let cap = self.config.daemon.max_items_per_feed;
+        if parsed.items.len() > cap {
+            tracing::warn!(feed = %feed.name, items = parsed.items.len(), cap,
+                "feed lists more items than max_items_per_feed; the rest are ignored");
+            parsed.items.truncate(cap);
+        }
 
         let mut report = PollReport {
             items: parsed.items.len(),
@@ -174,7 +286,7 @@ impl Pipeline {
             }
         }
         report.new_items = fresh.len();
-        if !first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
+        if !state.first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
             self.store.mark_seen(&feed.name, &fresh, Utc::now()).await?;
             report.marked_seen = true;
         } else {
@@ -183,7 +295,17 @@ impl Pipeline {
                 report.alerts.extend(self.process_item(feed, item).await?);
             }
         }
-        Ok((report, Some(fetched.validators)))
+        // The server's freshness and the publisher's own update hint both bound the interval.
+        let fresh_for = match (fetched.fresh_for, parsed.update_hint) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(Polled {
+            report,
+            validators: Some(fetched.validators),
+            fresh_for,
+            moved_to: fetched.moved_permanently,
+        })
     }
 
     /// Builds, analyses and records one new item; returns the alerts it created.
@@ -213,6 +335,7 @@ impl Pipeline {
                 }
             });
             let mut article = Article::from_item(&feed_spec, &owned_item, page);
+            article.truncate_text(config.daemon.max_article_chars);
             article.recognize(&recognizer);
             let matches = article::matching_topics(&topics, &config.topics, &article);
             (article, matches)
@@ -259,11 +382,16 @@ impl Pipeline {
                 return None;
             }
         };
-        match self.fetcher.get(&url, &Validators::default()).await {
+        let _permit = self.article_fetches.acquire().await.ok()?;
+        match self
+            .fetcher
+            .get(&url, &Validators::default(), Trust::Untrusted)
+            .await
+        {
             Ok(FetchOutcome::Fetched(page)) => {
                 Some((page.body, page.final_url.to_string(), page.content_type))
             }
-            Ok(FetchOutcome::NotModified) => None,
+            Ok(FetchOutcome::NotModified { .. }) => None,
             Err(err) => {
                 tracing::warn!(feed = %feed.name, link, error = %err,
                     "cannot fetch the article page; using the feed's text");

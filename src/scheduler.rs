@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,7 +27,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
 /// How long to wait before polling `feed` again: its interval, doubled per consecutive failure
 /// up to `MAX_BACKOFF`, moved at random by up to ±`daemon.jitter` so feeds drift apart.
-pub fn next_poll_delay(feed: &FeedSpec, daemon: &Daemon, consecutive_failures: u32) -> Duration {
+/// `server_hint` — how long the server says the feed stays fresh, or its Retry-After after a
+/// failure — is a lower bound, capped at `daemon.max_interval` so a server cannot silence a
+/// feed for days.
+pub fn next_poll_delay(
+    feed: &FeedSpec,
+    daemon: &Daemon,
+    consecutive_failures: u32,
+    server_hint: Option<Duration>,
+) -> Duration {
     let base = if consecutive_failures == 0 {
         feed.interval
     } else {
@@ -33,6 +43,10 @@ pub fn next_poll_delay(feed: &FeedSpec, daemon: &Daemon, consecutive_failures: u
             .interval
             .saturating_mul(1 << consecutive_failures.saturating_sub(1).min(16));
         doubled.min(MAX_BACKOFF.max(feed.interval))
+    };
+    let base = match server_hint {
+        Some(hint) => base.max(hint.min(daemon.max_interval)),
+        None => base,
     };
     let factor = if daemon.jitter > 0.0 {
         rand::rng().random_range(1.0 - daemon.jitter..=1.0 + daemon.jitter)
@@ -89,7 +103,30 @@ pub async fn run(
 #[derive(Clone)]
 struct Limits {
     global: Arc<Semaphore>,
-    per_host: Arc<HashMap<String, Arc<Semaphore>>>,
+    per_host: Arc<HashMap<String, Arc<HostGate>>>,
+}
+
+/// Politeness towards one host: at most `per_host_concurrency` requests at once, and starts at
+/// least `per_host_spacing` apart.
+struct HostGate {
+    slots: Arc<Semaphore>,
+    spacing: Duration,
+    next_start: Mutex<tokio::time::Instant>,
+}
+
+impl HostGate {
+    /// Waits for a slot and for this host's next start time; the permit is held for the poll.
+    async fn enter(&self) -> Option<OwnedSemaphorePermit> {
+        let permit = self.slots.clone().acquire_owned().await.ok()?;
+        let start = {
+            let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+            let start = (*next).max(tokio::time::Instant::now());
+            *next = start + self.spacing;
+            start
+        };
+        tokio::time::sleep_until(start).await;
+        Some(permit)
+    }
 }
 
 impl Limits {
@@ -97,9 +134,13 @@ impl Limits {
         let mut per_host = HashMap::new();
         for feed in &config.feeds {
             let host = feed.url.host_str().unwrap_or_default().to_string();
-            per_host
-                .entry(host)
-                .or_insert_with(|| Arc::new(Semaphore::new(config.daemon.per_host_concurrency)));
+            per_host.entry(host).or_insert_with(|| {
+                Arc::new(HostGate {
+                    slots: Arc::new(Semaphore::new(config.daemon.per_host_concurrency)),
+                    spacing: config.daemon.per_host_spacing,
+                    next_start: Mutex::new(tokio::time::Instant::now()),
+                })
+            });
         }
         Self {
             global: Arc::new(Semaphore::new(config.daemon.max_concurrent_fetches)),
@@ -107,10 +148,17 @@ impl Limits {
         }
     }
 
-    fn host(&self, feed: &FeedSpec) -> Option<Arc<Semaphore>> {
-        self.per_host
-            .get(feed.url.host_str().unwrap_or_default())
-            .cloned()
+    /// Waits for the host's gate, then for a global slot.
+    async fn enter(
+        &self,
+        feed: &FeedSpec,
+    ) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
+        let host = match self.per_host.get(feed.url.host_str().unwrap_or_default()) {
+            Some(gate) => Some(gate.enter().await?),
+            None => None,
+        };
+        let global = self.global.clone().acquire_owned().await.ok()?;
+        Some((host, global))
     }
 }
 
@@ -122,6 +170,11 @@ async fn poll_forever(
 ) {
     loop {
         let due = match pipeline.store().feed_state(&feed.name).await {
+            Ok(state) if state.stopped_reason.is_some() => {
+                tracing::warn!(feed = %feed.name, reason = state.stopped_reason.as_deref().unwrap_or_default(),
+                    "feed is stopped; change its url in the config to resume");
+                return;
+            }
             Ok(state) => state.next_poll_at,
             Err(err) => {
                 tracing::error!(feed = %feed.name, error = %err, "cannot read feed state");
@@ -135,17 +188,9 @@ async fn poll_forever(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let permits = async {
-            let global = limits.global.clone().acquire_owned().await.ok()?;
-            let host = match limits.host(&feed) {
-                Some(host) => Some(host.acquire_owned().await.ok()?),
-                None => None,
-            };
-            Some((global, host))
-        };
         let _permits = tokio::select! {
             _ = shutdown.cancelled() => return,
-            permits = permits => permits,
+            permits = limits.enter(&feed) => permits,
         };
         // Cancelling mid-poll is safe: an item and its alerts are one transaction, so an
         // interrupted poll is simply repeated after the restart.
@@ -196,14 +241,45 @@ mod tests {
     #[test]
     fn backoff_doubles_and_is_capped() {
         let d = daemon(0.0);
-        assert_eq!(next_poll_delay(&feed(60), &d, 0), Duration::from_secs(60));
-        assert_eq!(next_poll_delay(&feed(60), &d, 1), Duration::from_secs(60));
-        assert_eq!(next_poll_delay(&feed(60), &d, 3), Duration::from_secs(240));
-        assert_eq!(next_poll_delay(&feed(60), &d, 40), MAX_BACKOFF);
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 0, None),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 1, None),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 3, None),
+            Duration::from_secs(240)
+        );
+        assert_eq!(next_poll_delay(&feed(60), &d, 40, None), MAX_BACKOFF);
         // A feed polled less often than the cap keeps its own interval.
         assert_eq!(
-            next_poll_delay(&feed(86400), &d, 5),
+            next_poll_delay(&feed(86400), &d, 5, None),
             Duration::from_secs(86400)
+        );
+    }
+
+    #[test]
+    fn server_hints_are_lower_bounds_with_a_cap() {
+        let d = daemon(0.0);
+        let hint = |secs| Some(Duration::from_secs(secs));
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 0, hint(600)),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            next_poll_delay(&feed(600), &d, 0, hint(60)),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 0, hint(86400)),
+            d.max_interval
+        );
+        assert_eq!(
+            next_poll_delay(&feed(60), &d, 1, hint(300)),
+            Duration::from_secs(300)
         );
     }
 
@@ -211,7 +287,7 @@ mod tests {
     fn jitter_stays_within_bounds() {
         let d = daemon(0.1);
         for _ in 0..100 {
-            let delay = next_poll_delay(&feed(100), &d, 0).as_secs_f64();
+            let delay = next_poll_delay(&feed(100), &d, 0, None).as_secs_f64();
             assert!((90.0..=110.0).contains(&delay), "{delay}");
         }
     }

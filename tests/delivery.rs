@@ -157,6 +157,8 @@ store = "sqlite://feedwatch.db"
 default_interval = "1s"
 first_poll = "alert"
 retry_initial = "200ms"
+per_host_spacing = "0s"
+max_items_per_feed = 1000
 watchlists = []
 
 [[feed]]

@@ -84,6 +84,9 @@ fn write_config(dir: &std::path::Path, site: &NewsSite, receiver: &Receiver) -> 
 store = "sqlite://state/feedwatch.db"
 default_interval = "300ms"
 jitter = 0.0
+per_host_spacing = "0s"
+# The article pages are served on loopback, which feed links may not reach by default.
+allow_private = ["127.0.0.1/32"]
 
 [[feed]]
 name = "test-daily"

@@ -12,21 +12,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::formats;
-use super::payload::AlertPayload;
+use super::payload::{AlertPayload, FeedHealthEvent};
 use super::signing::signature_header;
-use crate::config::{Config, RateLimit, WebhookSpec};
-use crate::store::{DueDelivery, Sink, Store, StoreError};
+use crate::config::{Config, RateLimit, WebhookFormat, WebhookSpec};
+use crate::fetch::retry_after;
+use crate::store::{DueDelivery, HEALTH_TOPIC, Sink, Store, StoreError};
 
 /// A claimed delivery stays reserved for the slowest webhook's timeout plus this margin: long
 /// enough that a live worker never loses its claim, short enough that the rows of a crashed
@@ -60,6 +61,31 @@ fn message_id(alerts: &[&DueDelivery]) -> String {
     let hash = Sha256::digest(ids.join(",").as_bytes());
     let hex: String = hash.iter().take(13).map(|b| format!("{b:02x}")).collect();
     format!("digest_{hex}")
+}
+
+/// The request body for `rows` (one message) in `format`. The json format sends the stored
+/// bytes of a single alert as they are, so a retry is byte-identical.
+fn render(format: &WebhookFormat, rows: &[&DueDelivery]) -> Result<formats::Rendered, String> {
+    if let (WebhookFormat::Json, [row]) = (format, rows) {
+        return Ok(formats::Rendered {
+            body: row.payload.clone(),
+            content_type: "application/json".to_string(),
+        });
+    }
+    if rows.first().is_some_and(|r| r.topic == HEALTH_TOPIC) {
+        let events: Result<Vec<FeedHealthEvent>, _> = rows
+            .iter()
+            .map(|r| serde_json::from_str(&r.payload))
+            .collect();
+        let events = events.map_err(|e| format!("stored feed-health notice is not valid: {e}"))?;
+        return Ok(formats::render_health(format, &events));
+    }
+    let alerts: Result<Vec<AlertPayload>, _> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.payload))
+        .collect();
+    let alerts = alerts.map_err(|e| format!("stored alert is not valid JSON: {e}"))?;
+    formats::render(format, &alerts).map_err(|e| e.to_string())
 }
 
 /// What one attempt came to.
@@ -293,34 +319,10 @@ impl Outbox {
             ));
             return Outcome::Throttled(wait.max(Duration::from_millis(10)));
         }
-        let alerts: Result<Vec<AlertPayload>, _> = rows
-            .iter()
-            .map(|r| serde_json::from_str(&r.payload))
-            .collect();
-        let alerts = match alerts {
-            Ok(alerts) => alerts,
-            Err(err) => {
-                return Outcome::Retry {
-                    error: format!("stored alert is not valid JSON: {err}"),
-                    after: None,
-                };
-            }
-        };
-        // The json format sends the stored bytes as they are, so a retry is byte-identical.
-        let rendered = match (&endpoint.spec.format, rows) {
-            (crate::config::WebhookFormat::Json, [row]) => Ok(formats::Rendered {
-                body: row.payload.clone(),
-                content_type: "application/json".to_string(),
-            }),
-            (format, _) => formats::render(format, &alerts),
-        };
-        let rendered = match rendered {
+        let rendered = match render(&endpoint.spec.format, rows) {
             Ok(rendered) => rendered,
-            Err(err) => {
-                return Outcome::Retry {
-                    error: err.to_string(),
-                    after: None,
-                };
+            Err(error) => {
+                return Outcome::Retry { error, after: None };
             }
         };
         let id = message_id(rows);
@@ -443,18 +445,6 @@ impl DueDelivery {
     }
 }
 
-/// Retry-After as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 fn describe_send_error(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         return "timed out".to_string();
@@ -482,20 +472,6 @@ mod tests {
         assert!((96.0..=144.0).contains(&secs(3)));
         assert!((2880.0..=4320.0).contains(&secs(6)));
         assert!((2880.0..=4320.0).contains(&secs(40)));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        let now = Utc::now();
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
-        let later = now + chrono::Duration::seconds(90);
-        headers.insert(RETRY_AFTER, later.to_rfc2822().parse().unwrap());
-        let wait = retry_after(&headers, now).unwrap().as_secs();
-        assert!((89..=90).contains(&wait), "{wait}");
-        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers, now), None);
     }
 
     fn due(id: &str) -> DueDelivery {

@@ -39,6 +39,46 @@ pub struct EntityMention {
 }
 
 pub const ALERT_TYPE: &str = "feedwatch.alert";
+pub const FEED_HEALTH_TYPE: &str = "feedwatch.feed_health";
+
+/// A notice to the health webhook: a feed has failed for longer than the threshold, or it has
+/// recovered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeedHealthEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub feed: String,
+    pub url: String,
+    pub status: FeedHealth,
+    pub failing_since: Option<String>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub detected_at: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedHealth {
+    Failing,
+    Recovered,
+}
+
+impl FeedHealthEvent {
+    /// One line for chat formats.
+    pub fn summary(&self) -> String {
+        match self.status {
+            FeedHealth::Failing => format!(
+                "feedwatch: feed `{}` has been failing since {} ({} attempts): {}",
+                self.feed,
+                self.failing_since.as_deref().unwrap_or("?"),
+                self.consecutive_failures,
+                self.last_error.as_deref().unwrap_or("unknown error")
+            ),
+            FeedHealth::Recovered => format!("feedwatch: feed `{}` has recovered", self.feed),
+        }
+    }
+}
 
 /// RFC 3339 in UTC with second precision and a `Z`, the form the payload promises.
 pub fn timestamp(time: DateTime<Utc>) -> String {

@@ -57,6 +57,16 @@ pub struct Daemon {
     pub max_body_bytes: u64,
     /// The first delivery retry delay; later ones grow from it (see `alerts::outbox`).
     pub retry_initial: Duration,
+    /// Minimum time between two feed requests to one host.
+    pub per_host_spacing: Duration,
+    /// Cap on intervals a server imposes (Cache-Control, Expires, `<ttl>`, Retry-After).
+    pub max_interval: Duration,
+    pub max_items_per_feed: usize,
+    pub max_article_chars: usize,
+    pub max_concurrent_article_fetches: usize,
+    /// The webhook told when a feed has failed for `health_threshold`, and when it recovers.
+    pub health_webhook: Option<String>,
+    pub health_threshold: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +286,12 @@ impl Loader<'_> {
         let mut webhooks = Vec::new();
         for table in parsed.webhook {
             webhooks.extend(self.webhook(&main, table));
+        }
+        if let Some(name) = &daemon_table.health_webhook
+            && !webhooks.iter().any(|w| &w.name == name.get_ref())
+        {
+            let message = format!("health_webhook names no [[webhook]]: `{}`", name.get_ref());
+            self.error(&main, name.span(), message);
         }
 
         for watchlist in self.watchlist_paths(&main, &base, &daemon_table) {
@@ -498,7 +514,15 @@ impl Loader<'_> {
                 .allow_private
                 .iter()
                 .flatten()
-                .map(|v| v.get_ref().clone())
+                .filter_map(|cidr| {
+                    match crate::fetch::AddressGuard::new(std::slice::from_ref(cidr.get_ref())) {
+                        Ok(_) => Some(cidr.get_ref().clone()),
+                        Err(err) => {
+                            self.error(file, cidr.span(), err.to_string());
+                            None
+                        }
+                    }
+                })
                 .collect(),
             connect_timeout: self.duration(
                 file,
@@ -516,6 +540,30 @@ impl Loader<'_> {
                 file,
                 table.retry_initial.as_ref(),
                 Duration::from_secs(5),
+            ),
+            per_host_spacing: match &table.per_host_spacing {
+                Some(value) if matches!(value.get_ref().trim(), "0" | "0s") => Duration::ZERO,
+                value => self.duration(file, value.as_ref(), Duration::from_secs(1)),
+            },
+            max_interval: self.duration(
+                file,
+                table.max_interval.as_ref(),
+                Duration::from_secs(2 * 3600),
+            ),
+            max_items_per_feed: self.positive(file, table.max_items_per_feed.as_ref(), 200)
+                as usize,
+            max_article_chars: self.positive(file, table.max_article_chars.as_ref(), 200_000)
+                as usize,
+            max_concurrent_article_fetches: self.positive(
+                file,
+                table.max_concurrent_article_fetches.as_ref(),
+                8,
+            ) as usize,
+            health_webhook: table.health_webhook.as_ref().map(|w| w.get_ref().clone()),
+            health_threshold: self.duration(
+                file,
+                table.health_threshold.as_ref(),
+                Duration::from_secs(3600),
             ),
         }
     }

@@ -54,6 +54,13 @@ pub struct DaemonTable {
     pub max_body_bytes: Option<S<i64>>,
     pub jitter: Option<S<f64>>,
     pub retry_initial: Option<S<String>>,
+    pub per_host_spacing: Option<S<String>>,
+    pub max_interval: Option<S<String>>,
+    pub max_items_per_feed: Option<S<i64>>,
+    pub max_article_chars: Option<S<i64>>,
+    pub max_concurrent_article_fetches: Option<S<i64>>,
+    pub health_webhook: Option<S<String>>,
+    pub health_threshold: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

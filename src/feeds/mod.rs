@@ -1,6 +1,10 @@
-//! Feed bytes → items. Parses RSS 0.9x–2.0, Atom and JSON Feed with feed-rs from the raw bytes
-//! (feed-rs honours the XML prolog's encoding, so text must never be decoded first), and gives
-//! each item a stable identity. Pure: no I/O, no clock.
+//! Feed bytes → items. Brings the bytes to UTF-8 (`charset`), parses RSS 0.9x–2.0, Atom and
+//! JSON Feed with feed-rs, and gives each item a stable identity. Also reads the publisher's
+//! update hints (RSS `<ttl>`, `sy:updatePeriod`). Pure: no I/O, no clock.
+
+pub mod charset;
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -38,13 +42,52 @@ pub struct ParsedFeed {
     pub title: Option<String>,
     pub link: Option<String>,
     pub items: Vec<FeedItem>,
+    /// How often the publisher says the feed changes at most (`<ttl>`, `sy:updatePeriod`).
+    pub update_hint: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("not a readable RSS, Atom or JSON feed: {0}")]
 pub struct FeedError(String);
 
-/// Parses a feed document. `base_url` resolves relative item links.
+/// Parses a feed document as fetched: `content_type` is the HTTP header (for its charset),
+/// `base_url` resolves relative item links.
+pub fn parse_fetched(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<ParsedFeed, FeedError> {
+    let utf8 = charset::to_utf8(bytes, content_type);
+    let mut feed = parse(&utf8, base_url)?;
+    feed.update_hint = feed.update_hint.or_else(|| syndication_period(&utf8));
+    Ok(feed)
+}
+
+/// The `sy:updatePeriod` / `sy:updateFrequency` pair of the RSS syndication module.
+fn syndication_period(utf8: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(&utf8[..utf8.len().min(64 * 1024)]).ok()?;
+    let element = |name: &str| {
+        let open = format!("<sy:{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(text[start..end].trim().to_ascii_lowercase())
+    };
+    let period = match element("updatePeriod")?.as_str() {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 604_800,
+        "monthly" => 2_592_000,
+        "yearly" => 31_536_000,
+        _ => return None,
+    };
+    let frequency: u64 = element("updateFrequency")
+        .and_then(|f| f.parse().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    Some(Duration::from_secs(period / frequency))
+}
+
+/// Parses a UTF-8 feed document. `base_url` resolves relative item links.
 pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
     // An empty generated id tells us the publisher gave none, so identity falls back to the
     // link or content hash below rather than to feed-rs's title-based hash.
@@ -64,6 +107,10 @@ pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedErr
         title: feed.title.map(|t| t.content.trim().to_string()),
         link: feed.links.first().map(|l| l.href.clone()),
         items,
+        update_hint: feed
+            .ttl
+            .filter(|m| *m > 0)
+            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
     })
 }
 
@@ -224,6 +271,16 @@ mod tests {
         let feed = parse(&bytes, None).unwrap();
         assert_eq!(feed.title.as_deref(), Some("Новости"));
         assert_eq!(feed.items[0].title, "Мобилизация");
+    }
+
+    #[test]
+    fn update_hints_come_from_ttl_and_the_syndication_module() {
+        let ttl = "<rss version=\"2.0\"><channel><title>T</title><ttl>30</ttl></channel></rss>";
+        let feed = parse_fetched(ttl.as_bytes(), None, None).unwrap();
+        assert_eq!(feed.update_hint, Some(Duration::from_secs(1800)));
+        let sy = "<rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><channel><title>T</title><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency></channel></rss>";
+        let feed = parse_fetched(sy.as_bytes(), None, None).unwrap();
+        assert_eq!(feed.update_hint, Some(Duration::from_secs(1800)));
     }
 
     #[test]

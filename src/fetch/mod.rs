@@ -1,17 +1,27 @@
-//! HTTP for feeds and article pages: one shared client with connect, read and total timeouts,
-//! a redirect limit, conditional GET (ETag / Last-Modified) and a cap on the decompressed body
-//! size, so a hostile or broken server costs one request an error, never the daemon's memory.
-//! Webhook delivery uses its own client (see `alerts::outbox`): it must not follow redirects.
+//! HTTP for feeds and article pages: connect, idle (read) and total timeouts; redirects followed
+//! by hand so every hop is checked (hop limit, loop detection, the SSRF guard for untrusted
+//! links, permanent moves noticed); conditional GET (ETag / Last-Modified); a cap on the body
+//! counted after decompression; and the server's caching and back-off hints (Cache-Control,
+//! Expires, Retry-After) handed to the scheduler. A hostile or broken server costs one request
+//! an error, never the daemon's memory. Webhook delivery has its own client (`alerts::outbox`).
 
+pub mod guard;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, EXPIRES, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, LOCATION, RETRY_AFTER,
 };
 use reqwest::{StatusCode, redirect};
-use url::Url;
+use url::{Host, Url};
 
 use crate::config::Daemon;
+pub use guard::{AddressGuard, InvalidCidr};
 
 /// Validators remembered from the last successful fetch of a feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,111 +30,252 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// Whether a URL came from the operator (feeds in the config) or from the outside world (links
+/// found in feeds), which must pass the SSRF guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    Configured,
+    Untrusted,
+}
+
 /// A successful response, its body already read within the size cap.
 #[derive(Debug)]
 pub struct Fetched {
     pub final_url: Url,
+    /// Set when every redirect on the way was permanent (301/308): the resource has moved.
+    pub moved_permanently: Option<Url>,
     pub content_type: Option<String>,
     pub validators: Validators,
+    /// How long the server says the response stays fresh (Cache-Control max-age, Expires).
+    pub fresh_for: Option<Duration>,
     pub body: Vec<u8>,
 }
 
 #[derive(Debug)]
 pub enum FetchOutcome {
-    /// 304: the feed has not changed since the validators were issued.
-    NotModified,
-    Fetched(Fetched),
+    /// 304: unchanged since the validators were issued.
+    NotModified {
+        fresh_for: Option<Duration>,
+    },
+    Fetched(Box<Fetched>),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("HTTP status {0}")]
-    Status(StatusCode),
+    #[error("HTTP status {status}")]
+    Status {
+        status: StatusCode,
+        /// The server's Retry-After (429, 503).
+        retry_after: Option<Duration>,
+    },
     #[error("response body exceeds the {0}-byte limit (max_body_bytes)")]
     TooLarge(u64),
     #[error("timed out")]
     Timeout,
-    #[error("too many redirects")]
-    TooManyRedirects,
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
+    #[error("redirect loop at {0}")]
+    RedirectLoop(Url),
+    #[error("not fetched: {0}")]
+    Blocked(String),
     #[error("{0}")]
     Transport(String),
+}
+
+impl FetchError {
+    /// 410 Gone: the resource was removed on purpose and polling it again is pointless.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, FetchError::Status { status, .. } if *status == StatusCode::GONE)
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 impl From<reqwest::Error> for FetchError {
     fn from(err: reqwest::Error) -> Self {
         if err.is_timeout() {
-            FetchError::Timeout
-        } else if err.is_redirect() {
-            FetchError::TooManyRedirects
-        } else {
-            // reqwest's Display hides the cause ("error sending request"); the chain says why.
-            let mut message = err.to_string();
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            FetchError::Transport(message)
+            return FetchError::Timeout;
         }
+        // reqwest's Display hides the cause ("error sending request"); the chain says why.
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        FetchError::Transport(message)
     }
 }
 
-/// The client used for feeds and article pages.
+/// The clients for feeds (trusted) and article pages (guarded).
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    feeds: reqwest::Client,
+    articles: reqwest::Client,
+    guard: Arc<AddressGuard>,
     max_body_bytes: u64,
+    total_timeout: Duration,
 }
 
-const MAX_REDIRECTS: usize = 5;
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetcherError {
+    #[error(transparent)]
+    Guard(#[from] InvalidCidr),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
 
 impl Fetcher {
-    pub fn new(daemon: &Daemon) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(daemon.user_agent.clone())
-            .connect_timeout(daemon.connect_timeout)
-            .read_timeout(daemon.read_timeout)
-            .timeout(daemon.fetch_timeout)
-            .redirect(redirect::Policy::limited(MAX_REDIRECTS))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
+    pub fn new(daemon: &Daemon) -> Result<Self, FetcherError> {
+        let guard = Arc::new(AddressGuard::new(&daemon.allow_private)?);
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(daemon.user_agent.clone())
+                .connect_timeout(daemon.connect_timeout)
+                .read_timeout(daemon.read_timeout)
+                .timeout(daemon.fetch_timeout)
+                // Followed by hand, so each hop can be checked.
+                .redirect(redirect::Policy::none())
+                .pool_idle_timeout(Duration::from_secs(90))
+        };
         Ok(Self {
-            client,
+            feeds: builder().build()?,
+            articles: builder()
+                .dns_resolver(Arc::new(guard::GuardedResolver {
+                    guard: guard.clone(),
+                }))
+                .build()?,
+            guard,
             max_body_bytes: daemon.max_body_bytes,
+            total_timeout: daemon.fetch_timeout,
         })
     }
 
-    /// GETs `url`, sending the validators so an unchanged feed answers 304.
+    /// GETs `url`, following redirects and sending the validators so an unchanged resource
+    /// answers 304. The whole exchange, redirects and body included, is bounded by the fetch
+    /// timeout.
     pub async fn get(
         &self,
         url: &Url,
         validators: &Validators,
+        trust: Trust,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut request = self.client.get(url.clone());
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
+        tokio::time::timeout(self.total_timeout, self.get_inner(url, validators, trust))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    }
+
+    async fn get_inner(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        trust: Trust,
+    ) -> Result<FetchOutcome, FetchError> {
+        let client = match trust {
+            Trust::Configured => &self.feeds,
+            Trust::Untrusted => &self.articles,
+        };
+        let mut current = url.clone();
+        let mut visited = HashSet::from([current.clone()]);
+        let mut all_permanent = true;
+        let mut hops = 0;
+        loop {
+            if trust == Trust::Untrusted {
+                self.check_literal_host(&current)?;
+            }
+            let mut request = client.get(current.clone());
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = redirect_target(&current, response.headers())?;
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects(MAX_REDIRECTS));
+                }
+                if !visited.insert(next.clone()) {
+                    return Err(FetchError::RedirectLoop(next));
+                }
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                current = next;
+                continue;
+            }
+            let now = Utc::now();
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(FetchOutcome::NotModified {
+                    fresh_for: fresh_for(response.headers(), now),
+                });
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    status,
+                    retry_after: retry_after(response.headers(), now),
+                });
+            }
+            let headers = response.headers().clone();
+            let body = self.read_body(response).await?;
+            return Ok(FetchOutcome::Fetched(Box::new(Fetched {
+                moved_permanently: (hops > 0 && all_permanent).then(|| current.clone()),
+                final_url: current,
+                content_type: header(&headers, CONTENT_TYPE),
+                validators: Validators {
+                    etag: header(&headers, ETAG),
+                    last_modified: header(&headers, LAST_MODIFIED),
+                },
+                fresh_for: fresh_for(&headers, now),
+                body,
+            })));
         }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
+    }
+
+    /// Literal-IP hosts never reach the guarded resolver, so they are checked here.
+    fn check_literal_host(&self, url: &Url) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::Blocked(format!(
+                "scheme `{}` is not fetched",
+                url.scheme()
+            )));
         }
-        let mut response = request.send().await?;
-        let status = response.status();
-        if status == StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+        let ip = match url.host() {
+            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        if self.guard.permits(ip) {
+            Ok(())
+        } else {
+            Err(FetchError::Blocked(format!(
+                "{ip} is not a public address (see allow_private)"
+            )))
         }
-        if !status.is_success() {
-            return Err(FetchError::Status(status));
-        }
-        let headers = response.headers().clone();
-        let final_url = response.url().clone();
+    }
+
+    /// Reads the body, stopping at the cap. Counted after decompression, so a small gzip bomb
+    /// is stopped at the cap too.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
         if response
             .content_length()
             .is_some_and(|len| len > self.max_body_bytes)
         {
             return Err(FetchError::TooLarge(self.max_body_bytes));
         }
-        // Counted after decompression, so a small gzip bomb is stopped at the cap too.
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() as u64 + chunk.len() as u64 > self.max_body_bytes {
@@ -132,16 +283,25 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(FetchOutcome::Fetched(Fetched {
-            final_url,
-            content_type: header(&headers, CONTENT_TYPE),
-            validators: Validators {
-                etag: header(&headers, ETAG),
-                last_modified: header(&headers, LAST_MODIFIED),
-            },
-            body,
-        }))
+        Ok(body)
     }
+}
+
+fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| FetchError::Transport("redirect without a usable Location header".into()))?;
+    let next = from
+        .join(location)
+        .map_err(|e| FetchError::Transport(format!("bad redirect Location `{location}`: {e}")))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(FetchError::Blocked(format!(
+            "redirect to scheme `{}`",
+            next.scheme()
+        )));
+    }
+    Ok(next)
 }
 
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
@@ -149,4 +309,90 @@ fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<Stri
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// Freshness from Cache-Control max-age (preferred) or Expires; `no-cache`/`no-store` give none.
+pub fn fresh_for(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    if let Some(cache_control) = headers.get(CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+        let directives: Vec<&str> = cache_control.split(',').map(str::trim).collect();
+        if directives
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case("no-cache") || d.eq_ignore_ascii_case("no-store"))
+        {
+            return None;
+        }
+        if let Some(age) = directives.iter().find_map(|d| {
+            let (name, value) = d.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        }) {
+            return Some(Duration::from_secs(age));
+        }
+    }
+    let expires = headers.get(EXPIRES)?.to_str().ok()?;
+    let at = DateTime::parse_from_rfc2822(expires)
+        .ok()?
+        .with_timezone(&Utc);
+    (at - now).to_std().ok()
+}
+
+/// Retry-After as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(reqwest::header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn freshness_prefers_max_age_and_respects_no_cache() {
+        let now = Utc::now();
+        assert_eq!(
+            fresh_for(&headers(&[(CACHE_CONTROL, "public, max-age=600")]), now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            fresh_for(&headers(&[(CACHE_CONTROL, "no-cache, max-age=600")]), now),
+            None
+        );
+        let expires = (now + chrono::Duration::seconds(120)).to_rfc2822();
+        let fresh = fresh_for(&headers(&[(EXPIRES, &expires)]), now)
+            .unwrap()
+            .as_secs();
+        assert!((119..=120).contains(&fresh));
+        assert_eq!(fresh_for(&headers(&[(EXPIRES, "0")]), now), None);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = Utc::now();
+        assert_eq!(
+            retry_after(&headers(&[(RETRY_AFTER, "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        let later = (now + chrono::Duration::seconds(90)).to_rfc2822();
+        let wait = retry_after(&headers(&[(RETRY_AFTER, &later)]), now)
+            .unwrap()
+            .as_secs();
+        assert!((89..=90).contains(&wait));
+        assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "soon")]), now), None);
+    }
 }

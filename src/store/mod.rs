@@ -36,6 +36,8 @@ pub enum Sink {
 }
 
 const STDOUT_SINK: &str = "@stdout";
+/// The topic name feed-health notices are recorded under.
+pub const HEALTH_TOPIC: &str = "@feed-health";
 
 impl Sink {
     /// The sink as stored and as users name it: a webhook's name, or `@stdout`.
@@ -71,6 +73,17 @@ pub struct FeedState {
     pub first_polled: bool,
     pub next_poll_at: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
+    /// The URL the feed permanently moved to (301/308), polled instead of the configured one.
+    pub moved_to: Option<String>,
+    /// Why polling stopped (410 Gone); cleared when the configured URL changes.
+    pub stopped_reason: Option<String>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// When the current run of failures began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Whether the health webhook was told about the current run of failures.
+    pub health_alerted: bool,
 }
 
 /// An alert ready to be recorded with its item.
@@ -174,6 +187,11 @@ fn migrator() -> Migrator {
             "webhook state",
             include_str!("../../migrations/sqlite/0002_webhook_state.sql"),
         ),
+        migration(
+            3,
+            "feed health",
+            include_str!("../../migrations/sqlite/0003_feed_health.sql"),
+        ),
     ])
 }
 
@@ -205,7 +223,9 @@ impl Store {
             "INSERT INTO feeds (name, url) VALUES ($1, $2)
              ON CONFLICT (name) DO UPDATE SET url = excluded.url,
                  etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
-                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
+                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
+                 moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
+                 stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END",
         )
         .bind(name)
         .bind(url)
@@ -216,25 +236,15 @@ impl Store {
 
     pub async fn feed_state(&self, name: &str) -> Result<FeedState, StoreError> {
         let row = sqlx::query(
-            "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures
+            "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures,
+                    moved_to, stopped_reason, last_success_at, last_error, last_error_at,
+                    failing_since, health_alerted
              FROM feeds WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(FeedState::default());
-        };
-        let next_poll_at: i64 = row.try_get("next_poll_at")?;
-        Ok(FeedState {
-            validators: Validators {
-                etag: row.try_get("etag")?,
-                last_modified: row.try_get("last_modified")?,
-            },
-            first_polled: row.try_get::<Option<i64>, _>("first_polled_at")?.is_some(),
-            next_poll_at: (next_poll_at > 0).then(|| from_millis(next_poll_at)),
-            consecutive_failures: row.try_get::<i64, _>("consecutive_failures")?.max(0) as u32,
-        })
+        row.map_or(Ok(FeedState::default()), |row| feed_state_from_row(&row))
     }
 
     /// Which of `keys` this feed has not recorded yet, in the order given.
@@ -319,6 +329,84 @@ impl Store {
         Ok(created)
     }
 
+    /// Every feed's state, by name, for `feedwatch feeds status`.
+    pub async fn feed_states(&self) -> Result<Vec<(String, String, FeedState)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, url, etag, last_modified, first_polled_at, next_poll_at,
+                    consecutive_failures, moved_to, stopped_reason, last_success_at, last_error,
+                    last_error_at, failing_since, health_alerted
+             FROM feeds ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("name")?,
+                    row.try_get("url")?,
+                    feed_state_from_row(row)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Notes that a feed moved permanently; later polls use the new URL.
+    pub async fn record_move(&self, feed: &str, moved_to: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feeds SET moved_to = $2 WHERE name = $1")
+            .bind(feed)
+            .bind(moved_to)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops polling a feed (410 Gone) until its configured URL changes.
+    pub async fn stop_feed(&self, feed: &str, reason: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feeds SET stopped_reason = $2 WHERE name = $1")
+            .bind(feed)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records whether the health webhook has been told about the current failure run.
+    pub async fn set_health_alerted(&self, feed: &str, alerted: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feeds SET health_alerted = $2 WHERE name = $1")
+            .bind(feed)
+            .bind(alerted)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a feed-health notice as an alert of the pseudo-topic `@feed-health`, so it goes
+    /// through the same outbox (retries, dead letters, `feedwatch alerts`) as topic alerts.
+    pub async fn record_health_event(
+        &self,
+        event: &crate::alerts::payload::FeedHealthEvent,
+        sinks: &[(Sink, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = FeedItem {
+            key: ItemKey::from_stored(format!("health:{}", event.id)),
+            title: event.summary(),
+            link: None,
+            summary: None,
+            content: None,
+            published: None,
+            authors: Vec::new(),
+        };
+        let alert = NewAlert {
+            id: event.id.clone(),
+            topic: HEALTH_TOPIC.to_string(),
+            payload: serde_json::to_string(event).unwrap_or_default(),
+            sinks: sinks.to_vec(),
+        };
+        self.record_item(&event.feed, &item, &[alert], now).await?;
+        Ok(())
+    }
+
     pub async fn record_poll_success(
         &self,
         feed: &str,
@@ -331,7 +419,8 @@ impl Store {
                  etag = CASE WHEN $2 THEN $3 ELSE etag END,
                  last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
                  first_polled_at = COALESCE(first_polled_at, $5),
-                 last_success_at = $5, consecutive_failures = 0, next_poll_at = $6
+                 last_success_at = $5, consecutive_failures = 0, next_poll_at = $6,
+                 failing_since = NULL
              WHERE name = $1",
         )
         .bind(feed)
@@ -354,7 +443,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE feeds SET last_error = $2, last_error_at = $3,
-                 consecutive_failures = consecutive_failures + 1, next_poll_at = $4
+                 consecutive_failures = consecutive_failures + 1, next_poll_at = $4,
+                 failing_since = COALESCE(failing_since, $3)
              WHERE name = $1",
         )
         .bind(feed)
@@ -684,6 +774,31 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn feed_state_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<FeedState, StoreError> {
+    let time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(column)?
+            .filter(|ms| *ms > 0)
+            .map(from_millis))
+    };
+    Ok(FeedState {
+        validators: Validators {
+            etag: row.try_get("etag")?,
+            last_modified: row.try_get("last_modified")?,
+        },
+        first_polled: row.try_get::<Option<i64>, _>("first_polled_at")?.is_some(),
+        next_poll_at: time("next_poll_at")?,
+        consecutive_failures: row.try_get::<i64, _>("consecutive_failures")?.max(0) as u32,
+        moved_to: row.try_get("moved_to")?,
+        stopped_reason: row.try_get("stopped_reason")?,
+        last_success_at: time("last_success_at")?,
+        last_error: row.try_get("last_error")?,
+        last_error_at: time("last_error_at")?,
+        failing_since: time("failing_since")?,
+        health_alerted: row.try_get::<i64, _>("health_alerted")? != 0,
+    })
 }
 
 /// Inserts an item unless the feed already has it; returns whether it was new.

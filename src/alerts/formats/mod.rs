@@ -8,7 +8,7 @@ mod slack;
 mod teams;
 pub mod template;
 
-use crate::alerts::payload::AlertPayload;
+use crate::alerts::payload::{AlertPayload, FeedHealthEvent};
 use crate::config::WebhookFormat;
 
 /// A rendered request body.
@@ -39,6 +39,38 @@ pub fn render(format: &WebhookFormat, alerts: &[AlertPayload]) -> Result<Rendere
         WebhookFormat::Teams => json(teams::render(alerts)),
         WebhookFormat::Template(template) => template.render(alerts)?,
     })
+}
+
+/// Renders feed-health notices: a line of text in the chat formats, the notices themselves
+/// in `json` and `template` (a template is written for alerts, so it is not applied).
+pub fn render_health(format: &WebhookFormat, events: &[FeedHealthEvent]) -> Rendered {
+    let text: Vec<String> = events.iter().map(FeedHealthEvent::summary).collect();
+    let text = text.join("\n");
+    let body = match format {
+        WebhookFormat::Json | WebhookFormat::Template(_) => match events {
+            [event] => serde_json::to_value(event),
+            _ => serde_json::to_value(events),
+        }
+        .unwrap_or_default(),
+        WebhookFormat::Slack => serde_json::json!({"text": text}),
+        WebhookFormat::Discord => serde_json::json!({"content": truncate(&text, 2000)}),
+        WebhookFormat::Teams => serde_json::json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard", "version": "1.4",
+                    "body": [{"type": "TextBlock", "text": text, "wrap": true}],
+                },
+            }],
+        }),
+    };
+    Rendered {
+        body: body.to_string(),
+        content_type: "application/json".to_string(),
+    }
 }
 
 /// A snippet split into plain text runs and highlighted hits: snippets carry `<mark>` tags and
