@@ -6,17 +6,19 @@
 use chrono::{DateTime, Utc};
 
 use crate::alerts::payload::{ALERT_TYPE, AlertPayload, ArticleSummary, EntityMention, timestamp};
-use crate::config::{FeedSpec, TopicSpec};
+use crate::config::{EntitySpec, FeedSpec, TopicSpec};
 use crate::entities::{Entity, Recognizer};
 use crate::extract;
 use crate::feeds::FeedItem;
 use crate::text::{self, Lang};
-use crate::topics::{AnalyzedArticle, ArticleText, TopicMatch, TopicSet};
+use crate::topics::{AnalyzedArticle, ArticleText, EntityRef, TopicMatch, TopicSet};
 
 /// What the topics are matched against.
 #[derive(Debug, Clone)]
 pub struct Article {
     pub feed: String,
+    /// The feed's tags, for `tag:` queries.
+    pub tags: Vec<String>,
     pub url: Option<String>,
     pub title: String,
     pub text: String,
@@ -80,6 +82,7 @@ impl Article {
             .or_else(|| text::detect_lang(&format!("{title}\n{text}")));
         Article {
             feed: feed.name.clone(),
+            tags: feed.tags.clone(),
             site: url.as_deref().and_then(site_of),
             summary: summary.or_else(|| page.as_ref().and_then(|p| p.description.clone())),
             published: item.published.or(page.as_ref().and_then(|p| p.published)),
@@ -118,11 +121,30 @@ impl Article {
             .collect()
     }
 
-    pub fn analyze(&self) -> AnalyzedArticle {
+    /// Analyses the article for matching; `declared` lends the aliases of watchlist entities,
+    /// so `entity:"…"` matches any name a declared entity goes by.
+    pub fn analyze(&self, declared: &[EntitySpec]) -> AnalyzedArticle {
+        let no_aliases: &[String] = &[];
+        let entities: Vec<EntityRef> = self
+            .entities
+            .iter()
+            .map(|e| EntityRef {
+                text: &e.text,
+                kind: e.kind,
+                aliases: declared
+                    .iter()
+                    .find(|d| d.name == e.text)
+                    .map_or(no_aliases, |d| d.aliases.as_slice()),
+            })
+            .collect();
         AnalyzedArticle::new(&ArticleText {
             title: &self.title,
             text: &self.text,
             lang: self.lang,
+            site: self.site.as_deref(),
+            feed: Some(&self.feed),
+            tags: &self.tags,
+            entities: &entities,
         })
     }
 }
@@ -132,9 +154,10 @@ impl Article {
 pub fn matching_topics(
     topics: &TopicSet,
     specs: &[TopicSpec],
+    declared: &[EntitySpec],
     article: &Article,
 ) -> Vec<TopicMatch> {
-    let analyzed = article.analyze();
+    let analyzed = article.analyze(declared);
     topics
         .matches(&analyzed)
         .into_iter()

@@ -246,6 +246,9 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {
 fn check(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("{warning}");
+            }
             println!(
                 "{}: ok ({} feeds, {} topics, {} webhooks, {} entities)",
                 path.display(),
@@ -483,7 +486,7 @@ async fn test(
     let mut article = article_from_source(&bytes, url.as_deref(), content_type.as_deref())?;
     let model = Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
     article.recognize(&Recognizer::new(model, &declared)?);
-    let analyzed = article.analyze();
+    let analyzed = article.analyze(&declared);
     let found = topics::match_query(&query, &analyzed);
     let report = topics::explain(&query, &analyzed);
     let matched = found.is_some();

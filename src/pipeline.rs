@@ -337,7 +337,8 @@ impl Pipeline {
             let mut article = Article::from_item(&feed_spec, &owned_item, page);
             article.truncate_text(config.daemon.max_article_chars);
             article.recognize(&recognizer);
-            let matches = article::matching_topics(&topics, &config.topics, &article);
+            let matches =
+                article::matching_topics(&topics, &config.topics, &config.entities, &article);
             (article, matches)
         })
         .await

@@ -65,6 +65,7 @@ impl SourceFile {
         let caret_width = self.text[start..end].chars().count().max(1);
         ConfigError {
             message: message.into(),
+            warning: false,
             location: Some(self.location(start)),
             excerpt: Some(Excerpt {
                 line: source_line.to_string(),
@@ -93,6 +94,8 @@ struct Excerpt {
 #[derive(Debug, Clone)]
 pub struct ConfigError {
     pub message: String,
+    /// A warning does not stop the config from loading: the query is valid but suspicious.
+    pub warning: bool,
     pub location: Option<Location>,
     excerpt: Option<Excerpt>,
 }
@@ -102,6 +105,7 @@ impl ConfigError {
     pub fn file(path: &Path, message: impl Into<String>) -> Self {
         Self {
             message: format!("{}: {}", path.display(), message.into()),
+            warning: false,
             location: None,
             excerpt: None,
         }
@@ -110,7 +114,8 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        let severity = if self.warning { "warning" } else { "error" };
+        writeln!(f, "{severity}: {}", self.message)?;
         if let Some(location) = &self.location {
             writeln!(f, "  --> {location}")?;
             if let Some(excerpt) = &self.excerpt {

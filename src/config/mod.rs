@@ -36,6 +36,8 @@ pub struct Config {
     pub topics: Vec<TopicSpec>,
     pub webhooks: Vec<WebhookSpec>,
     pub entities: Vec<EntitySpec>,
+    /// Queries that are valid but can never match or match almost everything.
+    pub warnings: Vec<ConfigError>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,11 +228,15 @@ pub fn load_with_env(
     let mut loader = Loader {
         env,
         errors: Vec::new(),
+        warnings: Vec::new(),
         names: HashMap::new(),
     };
     let config = loader.load(path);
     match config {
-        Some(config) if loader.errors.is_empty() => Ok(config),
+        Some(mut config) if loader.errors.is_empty() => {
+            config.warnings = loader.warnings;
+            Ok(config)
+        }
         _ => Err(ConfigErrors(loader.errors)),
     }
 }
@@ -241,6 +247,7 @@ pub fn default_daemon() -> Daemon {
     let mut loader = Loader {
         env: &|_| None,
         errors: Vec::new(),
+        warnings: Vec::new(),
         names: HashMap::new(),
     };
     let empty = SourceFile::new(Path::new(""), String::new());
@@ -250,6 +257,7 @@ pub fn default_daemon() -> Daemon {
 struct Loader<'e> {
     env: &'e dyn Fn(&str) -> Option<String>,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     /// (kind, name) → where it was first defined, for duplicate detection across files.
     names: HashMap<(&'static str, String), Location>,
 }
@@ -325,6 +333,7 @@ impl Loader<'_> {
             topics,
             webhooks,
             entities,
+            warnings: Vec::new(),
         })
     }
 
@@ -797,11 +806,26 @@ impl Loader<'_> {
     ) -> Option<TopicSpec> {
         let PendingTopic { table, file } = pending;
         self.claim_name("topic", &file, &table.name);
+        let query_offset = string_content_offset(&file.text, table.query.span().start);
         let query = match topics::parse(table.query.get_ref()) {
-            Ok(query) => Some(query),
+            Ok(query) => {
+                for warning in topics::lint(&query) {
+                    let span = query_offset + warning.span.start
+                        ..query_offset + warning.span.end.max(warning.span.start + 1);
+                    let message = format!(
+                        "in the query of topic `{}`: {}",
+                        table.name.get_ref(),
+                        warning.message
+                    );
+                    let mut located = file.error_at(span, message);
+                    located.warning = true;
+                    self.warnings.push(located);
+                }
+                Some(query)
+            }
             Err(err) => {
-                let offset = string_content_offset(&file.text, table.query.span().start);
-                let span = offset + err.span.start..offset + err.span.end.max(err.span.start + 1);
+                let span = query_offset + err.span.start
+                    ..query_offset + err.span.end.max(err.span.start + 1);
                 let message = format!(
                     "in the query of topic `{}`: {}",
                     table.name.get_ref(),
