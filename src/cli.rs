@@ -107,6 +107,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum EvalCommand {
+    /// Mean token F1 (as score_extraction.py) and ms/page on DIR/<id>/{page.html,truth.txt},
+    /// with plain dom_smoothie measured in the same run
+    Extraction {
+        dir: PathBuf,
+        /// Write each page's extracted text to OUT/<id>.txt
+        #[arg(long, value_name = "OUT")]
+        predictions: Option<PathBuf>,
+        /// Timed repetitions per page (the minimum is kept)
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Feed the pages of each host through the site-template memory, in id order
+        #[arg(long)]
+        memory: bool,
+        /// Print every page's scores, worst first
+        #[arg(long)]
+        pages: bool,
+    },
     /// Entity precision/recall/F1 per type and tokens/s on a CoNLL file (as score_ner.py)
     Ner {
         file: PathBuf,
@@ -195,6 +212,16 @@ pub fn main() -> ExitCode {
         Command::Eval {
             command: EvalCommand::Ner { file, predictions },
         } => eval_ner(&file, predictions.as_deref()),
+        Command::Eval {
+            command:
+                EvalCommand::Extraction {
+                    dir,
+                    predictions,
+                    reps,
+                    memory,
+                    pages,
+                },
+        } => eval_extraction(&dir, predictions.as_deref(), reps, memory, pages),
         Command::TrainNer {
             data,
             out,
@@ -225,7 +252,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn install_logging() {
     let filter = std::env::var("FEEDWATCH_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string());
+        // html5ever reports every malformed page it repairs; that is routine, not news.
+        .unwrap_or_else(|_| "info,html5ever=error".to_string());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
@@ -548,6 +576,65 @@ async fn test(
     } else {
         ExitCode::from(1)
     })
+}
+
+fn eval_extraction(
+    dir: &Path,
+    predictions: Option<&Path>,
+    reps: usize,
+    memory: bool,
+    pages: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = extract::eval::EvalConfig {
+        reps: reps.max(1),
+        use_memory: memory,
+        ..extract::eval::EvalConfig::default()
+    };
+    let report = extract::eval::evaluate_dir(dir, config)
+        .with_context(|| format!("cannot read the data set {}", dir.display()))?;
+    if let Some(out) = predictions {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        for page in &report.pages {
+            let path = out.join(format!("{}.txt", page.id));
+            std::fs::write(&path, &page.prediction)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    let mut sorted: Vec<_> = report.pages.iter().collect();
+    sorted.sort_by(|a, b| a.ours.f1.total_cmp(&b.ours.f1));
+    let shown = if pages {
+        sorted.len()
+    } else {
+        sorted.len().min(10)
+    };
+    println!("worst pages (id, F1, precision, recall, dom_smoothie F1, ms):");
+    for page in &sorted[..shown] {
+        println!(
+            "  {}  {:.4}  {:.3}  {:.3}  {:.4}  {:.2}",
+            page.id,
+            page.ours.f1,
+            page.ours.precision,
+            page.ours.recall,
+            page.baseline.f1,
+            page.ours_ms
+        );
+    }
+    let slowest = report.pages.iter().map(|p| p.ours_ms).fold(0.0, f64::max);
+    println!(
+        "feedwatch:    mean_f1={:.4} median_ms={:.3} p90_ms={:.3} max_ms={:.2}",
+        report.mean_f1, report.median_ms, report.p90_ms, slowest
+    );
+    println!(
+        "dom_smoothie: mean_f1={:.4} median_ms={:.3} p90_ms={:.3}",
+        report.baseline_mean_f1, report.baseline_median_ms, report.baseline_p90_ms
+    );
+    println!(
+        "time ratio (median feedwatch / dom_smoothie) = {:.3}",
+        report.median_ms / report.baseline_median_ms.max(1e-9)
+    );
+    // Last, in the scorer's form.
+    println!("mean_f1={:.4} n={}", report.mean_f1, report.pages.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Result<ExitCode> {

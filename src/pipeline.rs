@@ -14,7 +14,7 @@ use crate::alerts::payload::{FEED_HEALTH_TYPE, FeedHealth, FeedHealthEvent, time
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
 use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
-use crate::extract;
+use crate::extract::{self, ExtractOptions, Hints, HostMemory};
 use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators};
 use crate::scheduler;
@@ -318,15 +318,41 @@ impl Pipeline {
             (Some(link), true) => self.fetch_page(feed, link).await,
             _ => None,
         };
+        // What earlier pages of this host taught about its template (bounded in size).
+        let host = page.as_ref().and_then(|(_, url, _)| article::site_of(url));
+        let memory = match &host {
+            Some(host) => self
+                .store
+                .host_memory(host)
+                .await?
+                .and_then(|bytes| HostMemory::from_bytes(&bytes)),
+            None => None,
+        };
         let config = self.config.clone();
         let topics = self.topics.clone();
         let recognizer = self.recognizer.clone();
         let feed_spec = feed.clone();
         let owned_item = item.clone();
-        let (article, matches) = tokio::task::spawn_blocking(move || {
+        let (article, matches, learned) = tokio::task::spawn_blocking(move || {
+            let hint_title = article::html_to_text(&owned_item.title);
+            let hint_summary = owned_item.summary.as_deref().map(article::html_to_text);
+            let options = ExtractOptions {
+                hints: Some(Hints {
+                    title: Some(&hint_title),
+                    summary: hint_summary.as_deref(),
+                }),
+                memory: memory.as_ref(),
+                ..ExtractOptions::default()
+            };
+            let mut learned = None;
             let page = page.and_then(|(bytes, url, content_type)| {
-                match extract::extract(&bytes, Some(&url), content_type.as_deref()) {
-                    Ok(article) => Some(article),
+                match extract::extract_with(&bytes, Some(&url), content_type.as_deref(), &options) {
+                    Ok((article, blocks)) => {
+                        let mut memory = memory.clone().unwrap_or_default();
+                        memory.learn(&blocks);
+                        learned = Some(memory.to_bytes());
+                        Some(article)
+                    }
                     Err(err) => {
                         tracing::info!(feed = %feed_spec.name, url = %url, error = %err,
                             "extraction found no article text; using the feed's text");
@@ -339,10 +365,15 @@ impl Pipeline {
             article.recognize(&recognizer);
             let matches =
                 article::matching_topics(&topics, &config.topics, &config.entities, &article);
-            (article, matches)
+            (article, matches, learned)
         })
         .await
         .map_err(|e| PollError::Analysis(e.to_string()))?;
+        if let (Some(host), Some(learned)) = (&host, &learned) {
+            self.store
+                .save_host_memory(host, learned, Utc::now())
+                .await?;
+        }
 
         let now = Utc::now();
         let mut payloads = Vec::new();

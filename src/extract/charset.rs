@@ -227,6 +227,13 @@ fn next_attribute(head: &[u8], mut pos: usize) -> Option<(Vec<u8>, Vec<u8>, usiz
 }
 
 fn guess(bytes: &[u8], url: Option<&str>) -> &'static Encoding {
+    // Valid UTF-8 is what chardetng (with UTF-8 allowed) would answer for
+    // any page with non-ASCII text, and for pure ASCII every candidate
+    // decodes the same; the validity check is SIMD-fast while chardetng's
+    // statistics over a large page cost more than parsing it.
+    if std::str::from_utf8(bytes).is_ok() {
+        return UTF_8;
+    }
     let sample = &bytes[..bytes.len().min(DETECT_LIMIT)];
     // Pages run no scripts here, but ISO-2022-JP is rare enough in news to not be worth the risk.
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);

@@ -71,66 +71,72 @@ const MAX_AUTHOR_CHARS: usize = 80;
 
 impl PageMeta {
     pub fn read(doc: &Document) -> Self {
-        let mut metas = HashMap::new();
-        for node in doc.select("meta").nodes() {
-            let Some(content) = node.attr("content").and_then(|c| clean(&c)) else {
+        // One walk over the tree instead of one `select` per tag: metadata
+        // is read on every page and the selects each traverse everything.
+        let mut page = PageMeta::default();
+        let mut json_ld_texts: Vec<String> = Vec::new();
+        let root = doc.root();
+        for node in root.descendants_it() {
+            let Some(name) = node.qual_name_ref().map(|q| q.local.clone()) else {
                 continue;
             };
-            for key_attr in ["property", "name", "itemprop", "http-equiv"] {
-                if let Some(key) = node.attr(key_attr) {
-                    let key = key.trim().to_ascii_lowercase();
-                    if !key.is_empty() {
-                        metas.entry(key).or_insert_with(|| content.clone());
+            match &*name {
+                "meta" => {
+                    let Some(content) = node.attr("content").and_then(|c| clean(&c)) else {
+                        continue;
+                    };
+                    for key_attr in ["property", "name", "itemprop", "http-equiv"] {
+                        if let Some(key) = node.attr(key_attr) {
+                            let key = key.trim().to_ascii_lowercase();
+                            if !key.is_empty() {
+                                page.metas.entry(key).or_insert_with(|| content.clone());
+                            }
+                        }
                     }
                 }
+                "link" if page.canonical.is_none() => {
+                    let is_canonical = node.attr("rel").is_some_and(|rel| {
+                        rel.split_ascii_whitespace()
+                            .any(|t| t.eq_ignore_ascii_case("canonical"))
+                    });
+                    if is_canonical {
+                        page.canonical = node.attr("href").and_then(|h| clean(&h));
+                    }
+                }
+                "script" => {
+                    let is_ld = node.attr("type").is_some_and(|t| {
+                        t.split(';')
+                            .next()
+                            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
+                    });
+                    if is_ld {
+                        json_ld_texts.push(node.text().to_string());
+                    }
+                }
+                "title" if page.html_title.is_none() => {
+                    page.html_title = clean(&node.text());
+                }
+                "html" if page.html_lang.is_none() => {
+                    page.html_lang = node.attr("lang").and_then(|l| clean(&l));
+                }
+                "time"
+                    if page.time_published.is_none()
+                        && node
+                            .attr("itemprop")
+                            .is_some_and(|v| &*v == "datePublished") =>
+                {
+                    page.time_published = node.attr("datetime").and_then(|d| clean(&d));
+                }
+                _ => {}
             }
         }
+        page.json_ld = jsonld::parse_blocks(json_ld_texts.iter().map(String::as_str));
+        page
+    }
 
-        let canonical = doc
-            .select("link[rel][href]")
-            .nodes()
-            .iter()
-            .find(|n| {
-                n.attr("rel").is_some_and(|rel| {
-                    rel.split_ascii_whitespace()
-                        .any(|t| t.eq_ignore_ascii_case("canonical"))
-                })
-            })
-            .and_then(|n| n.attr("href"))
-            .and_then(|h| clean(&h));
-
-        let json_ld_texts: Vec<String> = doc
-            .select("script[type]")
-            .nodes()
-            .iter()
-            .filter(|n| {
-                n.attr("type").is_some_and(|t| {
-                    t.split(';')
-                        .next()
-                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
-                })
-            })
-            .map(|n| n.text().to_string())
-            .collect();
-
-        PageMeta {
-            metas,
-            html_title: doc
-                .select_single("title")
-                .nodes()
-                .first()
-                .and_then(|n| clean(&n.text())),
-            html_lang: doc
-                .select_single("html[lang]")
-                .attr("lang")
-                .and_then(|l| clean(&l)),
-            canonical,
-            time_published: doc
-                .select_single("time[itemprop=datePublished][datetime]")
-                .attr("datetime")
-                .and_then(|d| clean(&d)),
-            json_ld: jsonld::parse_blocks(json_ld_texts.iter().map(String::as_str)),
-        }
+    /// The raw value of one `<meta>` key (lowercased name).
+    pub fn meta_value(&self, key: &str) -> Option<&str> {
+        self.metas.get(key).map(String::as_str)
     }
 
     fn meta(&self, keys: &[&str]) -> Option<String> {

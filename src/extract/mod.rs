@@ -1,25 +1,35 @@
 //! Article extraction for fetched news pages: bytes in, a clean [`Article`]
 //! (title, main text, authors, dates, language, site, canonical URL,
 //! description, image) out. This module owns charset detection
-//! ([`charset`]), metadata precedence ([`metadata`], [`jsonld`]) and text
-//! clean-up ([`text`]); the main-content heuristics are dom_smoothie's
-//! (a port of Mozilla Readability).
+//! ([`charset`]), metadata precedence ([`metadata`], [`jsonld`]), a cheap
+//! pre-parse strip of script/style/svg bodies ([`prestrip`]), the pipeline
+//! ([`pipeline`]): dom_smoothie's Readability pass, post-filters and
+//! site-template removal ([`text`], [`memory`]), checked against the page's
+//! own summary, the feed hints and JSON-LD `articleBody`, with a
+//! text-density fallback ([`density`]) when it looks wrong. [`eval`] is the
+//! measuring harness (the only part that reads files and the clock).
 //!
-//! Everything here must stay pure: no I/O, no clock, no globals. Callers
-//! fetch, time-stamp and store; this module only transforms the bytes and
-//! strings it is given, so it can be tested and fuzzed in isolation.
+//! Everything else must stay pure: no I/O, no clock, no globals. Callers
+//! fetch, time-stamp and store (including the [`HostMemory`] bytes); this
+//! module only transforms the bytes and strings it is given, so it can be
+//! tested and fuzzed in isolation.
 
 pub mod charset;
+pub mod density;
+pub mod eval;
 pub mod jsonld;
+pub mod memory;
 pub mod metadata;
+pub mod pipeline;
+pub mod prestrip;
 pub mod text;
 
 use chrono::{DateTime, Utc};
 use dom_query::Document;
-use dom_smoothie::{Config, Readability, TextMode};
 use url::Url;
 
 pub use charset::decode_html;
+pub use memory::{HostMemory, PageBlocks};
 
 /// Input beyond this is cut off before decoding and parsing. Real article
 /// pages are well under 2 MiB even with inline scripts; anything larger is
@@ -79,6 +89,47 @@ pub enum ExtractError {
     },
 }
 
+/// Evidence about the page from outside it, typically the feed item that
+/// linked to it. Used to pick and verify the main block and to decide when
+/// the primary extraction failed; never copied into the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints<'a> {
+    pub title: Option<&'a str>,
+    pub summary: Option<&'a str>,
+}
+
+/// Which optional stages run. All on by default; switched off one by one
+/// only by the evaluation harness to measure what each contributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// Post-filters on the selected content: link-dense blocks, widgets,
+    /// teasers, captions, duplicated bylines.
+    pub post_filters: bool,
+    /// Use JSON-LD `articleBody` to verify the main block / fill in.
+    pub json_ld_body: bool,
+    /// Second, density-based pass when the first looks wrong.
+    pub fallback: bool,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            post_filters: true,
+            json_ld_body: true,
+            fallback: true,
+        }
+    }
+}
+
+/// Options of [`extract_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions<'a> {
+    pub hints: Option<Hints<'a>>,
+    /// Template blocks learned from earlier pages of the same host.
+    pub memory: Option<&'a HostMemory>,
+    pub stages: Stages,
+}
+
 /// Decodes raw response bytes (see [`decode_html`]) and extracts the
 /// article. `content_type` is the HTTP `Content-Type` header, if any.
 pub fn extract(
@@ -86,87 +137,50 @@ pub fn extract(
     url: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<Article, ExtractError> {
-    let bytes = &bytes[..bytes.len().min(MAX_INPUT_BYTES)];
-    let (html, _encoding) = charset::decode_html_with_hint(bytes, content_type, url);
-    extract_str(&html, url)
+    extract_with(bytes, url, content_type, &ExtractOptions::default()).map(|(a, _)| a)
 }
 
 /// Extracts the article from already-decoded HTML. `url` is the page URL,
 /// used to resolve relative links; a missing or non-http(s) URL is ignored
 /// rather than treated as an error.
 pub fn extract_str(html: &str, url: Option<&str>) -> Result<Article, ExtractError> {
-    let html = truncate_at_char_boundary(html, MAX_INPUT_BYTES);
-    let base = url
-        .and_then(|u| Url::parse(u.trim()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    extract_str_with(html, url, &ExtractOptions::default()).map(|(a, _)| a)
+}
 
-    let doc = Document::from(html);
-    // Read metadata before Readability mutates the document.
-    let page = metadata::PageMeta::read(&doc);
+/// [`extract`] with hints and host memory. Also returns the fingerprints of
+/// the page's text blocks, for [`HostMemory::learn`].
+pub fn extract_with(
+    bytes: &[u8],
+    url: Option<&str>,
+    content_type: Option<&str>,
+    opts: &ExtractOptions<'_>,
+) -> Result<(Article, PageBlocks), ExtractError> {
+    let bytes = &bytes[..bytes.len().min(MAX_INPUT_BYTES)];
+    let (html, _encoding) = charset::decode_html_with_hint(bytes, content_type, url);
+    extract_str_with(&html, url, opts)
+}
 
-    let config = Config {
-        text_mode: TextMode::Formatted,
-        ..Config::default()
-    };
-    let shape = DomShape::measure(&doc);
-    let parsed = if shape.elements > MAX_ELEMENTS
-        || shape.max_depth > MAX_DEPTH
-        || shape.depth_sum > MAX_DEPTH_SUM
-    {
-        Err(ExtractError::TooComplex {
-            elements: shape.elements,
-            max_depth: shape.max_depth,
-            depth_sum: shape.depth_sum,
+/// [`extract_str`] with hints and host memory; see [`extract_with`].
+pub fn extract_str_with(
+    html: &str,
+    url: Option<&str>,
+    opts: &ExtractOptions<'_>,
+) -> Result<(Article, PageBlocks), ExtractError> {
+    pipeline::run(truncate_at_char_boundary(html, MAX_INPUT_BYTES), url, opts)
+}
+
+/// The host of the page's canonical URL (`<link rel=canonical>`, `og:url`,
+/// JSON-LD `url`), for callers that must pick a [`HostMemory`] but have no
+/// fetch URL, such as the evaluation harness.
+pub fn page_host(html: &str) -> Option<String> {
+    let doc = Document::from(truncate_at_char_boundary(html, MAX_INPUT_BYTES));
+    let meta = metadata::PageMeta::read(&doc).merge(None, None);
+    meta.canonical_url
+        .and_then(|u| Url::parse(&u).ok())
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_owned())
         })
-    } else {
-        Readability::with_document(doc, base.as_ref().map(Url::as_str), Some(config))
-            .and_then(|mut reader| reader.parse())
-            // Bad URLs were filtered above, so any failure means Readability
-            // found nothing it considers an article.
-            .map_err(|_| ExtractError::NoContent)
-    };
-
-    let mut failure = None;
-    let (smoothie, mut body) = match parsed {
-        Ok(article) => {
-            let body = text::article_text(&article.content);
-            (Some(article), body)
-        }
-        Err(e) => {
-            failure = Some(e);
-            (None, String::new())
-        }
-    };
-
-    if body.chars().count() < MIN_TEXT_CHARS {
-        let ld_body = page
-            .json_ld
-            .as_ref()
-            .and_then(|ld| ld.article_body.as_deref())
-            .map(json_ld_body_text)
-            .unwrap_or_default();
-        if ld_body.chars().count() > body.chars().count() {
-            body = ld_body;
-        }
-    }
-    if body.is_empty() {
-        return Err(failure.unwrap_or(ExtractError::NoContent));
-    }
-
-    let meta = page.merge(smoothie.as_ref(), base.as_ref());
-    let body = text::strip_leading_title_and_byline(&body, &meta.title, &meta.authors);
-    Ok(Article {
-        title: meta.title,
-        text: body,
-        authors: meta.authors,
-        published: meta.published,
-        modified: meta.modified,
-        lang: meta.lang,
-        site_name: meta.site_name,
-        canonical_url: meta.canonical_url,
-        description: meta.description,
-        image: meta.image,
-    })
 }
 
 /// `articleBody` is meant to be plain text, but some CMSes put HTML in it.

@@ -422,3 +422,293 @@ fn short_article_with_related_block_inside() {
     let a = extract_str(&short_page(), None).unwrap_or_default();
     assert_eq!(a.text, format!("{}\n\n{}", PARAGRAPHS[0], PARAGRAPHS[1]));
 }
+
+// ---------------------------------------------------------------------------
+// Site-template memory, hints, fallback and the Newsweek seed page.
+
+/// One page of a synthetic site whose CMS injects an author bio and a
+/// newsletter note *inside* the article body, with neutral markup (no class
+/// hints), so only the host memory can tell them from prose.
+fn site_page(i: usize) -> String {
+    let topics = [
+        (
+            "harbour",
+            "The harbour authority confirmed on Monday that dredging of the main channel will begin in spring, after two years of delays caused by disputes over where the removed silt should be dumped.",
+        ),
+        (
+            "library",
+            "The central library will reopen its reading rooms on weekends from next month, reversing cuts made during the last budget round that had drawn thousands of signatures on a petition.",
+        ),
+        (
+            "bridge",
+            "Engineers inspecting the old railway bridge found corrosion in several load-bearing girders, and the regional transport office said heavy freight trains would be diverted while repairs are planned.",
+        ),
+        (
+            "school",
+            "Parents at the village school have raised money for a new playground after the council rejected their grant application twice, citing a shortage of funds for capital projects in rural areas.",
+        ),
+        (
+            "market",
+            "Traders at the covered market say footfall has recovered to pre-pandemic levels for the first time, helped by late opening on Thursdays and a new food hall in the former fish hall.",
+        ),
+        (
+            "airport",
+            "The regional airport will add three new summer routes to southern Europe, the operator said, although residents near the runway have asked for stricter limits on night flights.",
+        ),
+    ];
+    let (topic, lead) = topics[i % topics.len()];
+    let second = format!(
+        "Officials said the {topic} plan had been discussed at length with local groups and that further consultation meetings would be held in the town hall over the coming weeks."
+    );
+    let third = format!(
+        "A spokesperson added that the final cost of the {topic} work would be published once contracts were signed, and that the figures would be reviewed by the independent audit panel."
+    );
+    format!(
+        r#"<html><head><title>{topic} news | Example Courier</title>
+<meta property="og:title" content="Update on the {topic}"></head><body>
+<nav><a href="/">Home</a> <a href="/local">Local</a> <a href="/sport">Sport</a></nav>
+<article><h1>Update on the {topic}</h1>
+<p>{lead}</p>
+<p>{second}</p>
+<div><p>About the writer: Jane Roe has covered local government and transport for the Example Courier since 2015.</p></div>
+<p>{third}</p>
+<div><p>The Example Courier is committed to independent local journalism. Our newsletter arrives every weekday morning.</p></div>
+</article></body></html>"#
+    )
+}
+
+#[test]
+fn host_memory_removes_recurring_in_body_blocks_from_later_pages() {
+    let mut memory = HostMemory::new();
+    for i in 0..6 {
+        let html = site_page(i);
+        let opts = ExtractOptions {
+            memory: Some(&memory),
+            ..ExtractOptions::default()
+        };
+        let (article, blocks) = extract_with(
+            html.as_bytes(),
+            Some("https://courier.example/a"),
+            None,
+            &opts,
+        )
+        .unwrap_or_default();
+        assert!(
+            article.text.contains("Officials said the"),
+            "{}",
+            article.text
+        );
+        assert!(
+            article.text.contains("A spokesperson added"),
+            "{}",
+            article.text
+        );
+        let has_bio = article.text.contains("About the writer");
+        let has_note = article.text.contains("is committed to independent");
+        if i < 3 {
+            // Not yet seen on three pages: generic filters alone keep them
+            // (they are prose-like paragraphs with no telltale markup).
+            assert!(has_note, "page {i}: {}", article.text);
+        } else {
+            assert!(!has_bio && !has_note, "page {i}: {}", article.text);
+        }
+        memory.learn(&blocks);
+    }
+    // The memory survives a round trip through bytes (as stored in the DB).
+    let restored = HostMemory::from_bytes(&memory.to_bytes());
+    assert_eq!(restored.as_ref(), Some(&memory));
+}
+
+#[test]
+fn host_memory_never_drops_hint_text() {
+    // A standfirst that the site repeats verbatim on every page (and that
+    // the memory has learned) is kept when the feed says it is the summary.
+    let standfirst = "Weekly round-up of the council decisions that matter to you";
+    let page = |i: usize| {
+        format!(
+            "<html><body><article><p>{standfirst}</p><p>{}</p><p>{}</p></article></body></html>",
+            PARAGRAPHS[i % PARAGRAPHS.len()],
+            PARAGRAPHS[(i + 1) % PARAGRAPHS.len()]
+        )
+    };
+    let mut memory = HostMemory::new();
+    for i in 0..4 {
+        let (_, blocks) = extract_with(page(i).as_bytes(), None, None, &ExtractOptions::default())
+            .unwrap_or_default();
+        memory.learn(&blocks);
+    }
+    let html = page(4);
+    let without_hint = ExtractOptions {
+        memory: Some(&memory),
+        ..ExtractOptions::default()
+    };
+    let (a, _) = extract_with(html.as_bytes(), None, None, &without_hint).unwrap_or_default();
+    assert!(!a.text.contains(standfirst), "{}", a.text);
+    let with_hint = ExtractOptions {
+        memory: Some(&memory),
+        hints: Some(Hints {
+            title: None,
+            summary: Some(standfirst),
+        }),
+        ..ExtractOptions::default()
+    };
+    let (a, _) = extract_with(html.as_bytes(), None, None, &with_hint).unwrap_or_default();
+    assert!(a.text.contains(standfirst), "{}", a.text);
+}
+
+#[test]
+fn fallback_recovers_when_readability_grabs_the_wrong_block() {
+    // A "Most read" box of long, comma-rich, unlinked teasers outweighs a
+    // short story told in plain sentences; the title, description and feed
+    // hints name the real story.
+    let story = [
+        "Flood defences on the river were raised overnight as water levels climbed.",
+        "Residents of low-lying streets were advised to move valuables upstairs.",
+        "The environment agency said the peak would pass by Thursday afternoon.",
+        "Sandbags were handed out at the fire station until late evening.",
+    ];
+    let story_html: String = story.iter().map(|p| format!("<p>{p}</p>")).collect();
+    let teasers: String = (0..6)
+        .map(|i| {
+            format!(
+                "<p>In other news, number {i}, the festival organisers, who had planned a weekend of concerts, markets, talks and fireworks, said tickets, refunds, parking and shuttle buses would be handled online, by phone, or at the box office, as before.</p>"
+            )
+        })
+        .collect();
+    let html = format!(
+        r#"<html><head><meta property="og:title" content="River flood defences raised overnight as water climbs">
+<meta property="og:description" content="Residents of low-lying streets advised to move valuables; peak expected Thursday."></head>
+<body><main><div><div id="story">{story_html}</div></div></main>
+<section><div><div id="most-read">{teasers}</div></div></section></body></html>"#
+    );
+    let hints = Hints {
+        title: Some("River flood defences raised overnight"),
+        summary: Some(
+            "Sandbags handed out at the fire station as the environment agency expects the peak on Thursday.",
+        ),
+    };
+    let opts = ExtractOptions {
+        hints: Some(hints),
+        ..ExtractOptions::default()
+    };
+    let (a, _) = extract_with(html.as_bytes(), None, None, &opts).unwrap_or_default();
+    for p in story {
+        assert!(a.text.contains(p), "missing {p:?} in {:?}", a.text);
+    }
+    assert!(!a.text.contains("festival organisers"), "{:?}", a.text);
+    // Without the fallback stage Readability's pick stands: the teasers.
+    let no_fallback = ExtractOptions {
+        stages: Stages {
+            fallback: false,
+            ..Stages::default()
+        },
+        ..opts
+    };
+    let (b, _) = extract_with(html.as_bytes(), None, None, &no_fallback).unwrap_or_default();
+    assert!(b.text.contains("festival organisers"), "{:?}", b.text);
+}
+
+/// The seed sample wrapped into a Newsweek-like page: navigation, the
+/// article with a photo caption, the "Uncommon Knowledge" box (its text
+/// rendered twice, as the site does for two layouts), the "About the
+/// writer" bio, the AI-policy line and the subscription promo. Read from
+/// the shared samples at test time; skipped where they are not mounted.
+#[test]
+fn newsweek_seed_page_extracts_without_furniture() {
+    let path = "/work/shared/data/samples/soldiers-mothers-newsweek.txt";
+    let Ok(sample) = std::fs::read_to_string(path) else {
+        eprintln!("skipped: {path} not available");
+        return;
+    };
+    let lines: Vec<&str> = sample
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let title = lines.first().copied().unwrap_or_default();
+    let end = lines
+        .iter()
+        .position(|l| *l == "Uncommon Knowledge")
+        .unwrap_or(lines.len());
+    let caption_at = lines
+        .iter()
+        .position(|l| *l == "Russian President Vladimir Putin");
+    let mut body = String::new();
+    let mut paragraphs = Vec::new();
+    let mut i = 1;
+    while i < end {
+        if Some(i) == caption_at {
+            body.push_str(&format!(
+                r#"<figure><img src="/putin.jpg" alt="{}"><figcaption>{}</figcaption></figure>"#,
+                lines[i],
+                lines.get(i + 1).copied().unwrap_or_default()
+            ));
+            i += 2;
+            continue;
+        }
+        body.push_str(&format!("<p>{}</p>\n", lines[i]));
+        paragraphs.push(lines[i]);
+        i += 1;
+    }
+    let committed = "Newsweek is committed to challenging conventional wisdom and finding connections in the search for common ground.";
+    let bullets = [
+        "Newsweek magazine delivered to your door",
+        "Newsweek Voices: Diverse audio opinions",
+        "Enjoy ad-free browsing on Newsweek.com",
+        "Comment on articles",
+        "Newsweek app updates on-the-go",
+    ];
+    let promo: String = bullets.iter().map(|b| format!("<li>{b}</li>")).collect();
+    let html = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{title} - Newsweek</title>
+<meta property="og:title" content="{title}">
+<meta property="og:site_name" content="Newsweek">
+<meta name="description" content="The Council of Mothers and Wives of mobilized soldiers is demanding that Putin meet with its members.">
+<script type="application/ld+json">{{"@context":"https://schema.org","@type":"NewsArticle","headline":"{title}","author":{{"@type":"Person","name":"Isabel van Brugen"}},"datePublished":"2022-11-23T11:05:01-05:00"}}</script>
+</head><body>
+<nav><ul><li><a href="/us">U.S.</a></li><li><a href="/world">World</a></li><li><a href="/opinion">Opinion</a></li><li><a href="/sports">Sports</a></li><li><a href="/subscribe">Subscribe</a></li></ul></nav>
+<main><article>
+<header><h1>{title}</h1><div>By <a href="/authors/isabel-van-brugen">Isabel van Brugen</a></div><time datetime="2022-11-23">On 11/23/22 at 11:05 AM EST</time></header>
+<div class="article-body">
+{body}
+<div><h3>Uncommon Knowledge</h3><p>{committed}</p><p>{committed}</p></div>
+<div><h3>About the writer</h3><p>Isabel van Brugen is a Newsweek Reporter based in Kuala Lumpur. Her focus is reporting on the Russia-Ukraine war. Isabel ... <a href="/authors/isabel-van-brugen">Read more</a></p></div>
+<p>To read how Newsweek uses AI as a newsroom tool, <a href="/ai">Click here.</a></p>
+</div></article>
+<aside><img src="/cover.jpg" alt="Newsweek cover"><ul>{promo}</ul><a href="/subscribe">Subscribe</a></aside>
+</main>
+<footer><a href="/about">About us</a> <a href="/terms">Terms</a></footer>
+</body></html>"#
+    );
+    let (a, _) = extract_with(
+        html.as_bytes(),
+        Some("https://www.newsweek.com/putin-hiding-mothers-wives-russian-soldiers-1762103"),
+        None,
+        &ExtractOptions::default(),
+    )
+    .unwrap_or_default();
+    for p in &paragraphs {
+        assert!(a.text.contains(p), "missing {p:?}");
+    }
+    for junk in [
+        "Uncommon Knowledge",
+        "is committed to challenging",
+        "About the writer",
+        "based in Kuala Lumpur",
+        "Click here",
+        "Newsweek cover",
+        "A mother pushes a stroller",
+        "U.S.",
+    ]
+    .iter()
+    .chain(bullets.iter())
+    {
+        assert!(
+            !a.text.contains(junk),
+            "furniture {junk:?} leaked: {}",
+            a.text
+        );
+    }
+    assert_eq!(a.authors, vec!["Isabel van Brugen"]);
+}

@@ -192,6 +192,11 @@ fn migrator() -> Migrator {
             "feed health",
             include_str!("../../migrations/sqlite/0003_feed_health.sql"),
         ),
+        migration(
+            4,
+            "host memory",
+            include_str!("../../migrations/sqlite/0004_host_memory.sql"),
+        ),
     ])
 }
 
@@ -640,6 +645,34 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(next.map(from_millis))
+    }
+
+    /// The learned template blocks of a host's pages, serialised by `extract::HostMemory`.
+    pub async fn host_memory(&self, host: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT memory FROM host_memory WHERE host = $1")
+                .bind(host)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn save_host_memory(
+        &self,
+        host: &str,
+        memory: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO host_memory (host, memory, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (host) DO UPDATE SET memory = excluded.memory, updated_at = excluded.updated_at",
+        )
+        .bind(host)
+        .bind(memory)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Deliveries matching `filter`, newest alert first.
