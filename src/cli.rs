@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+    /// Feed health, and what feedwatch makes of one feed
+    Feeds {
+        #[command(subcommand)]
+        command: FeedsCommand,
+    },
     /// Quality and speed on a labelled set
     Eval {
         #[command(subcommand)]
@@ -102,6 +107,21 @@ enum Command {
         places: PathBuf,
         #[arg(long, default_value = "models/gazetteer-orgs.txt")]
         orgs: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Each feed's last success, last error and consecutive failures
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Parse one feed (a file or a URL) with the daemon's charset handling and show its items
+    Parse {
+        source: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }
 
@@ -209,6 +229,12 @@ pub fn main() -> ExitCode {
         Command::Alerts { command } => {
             runtime().and_then(|rt| rt.block_on(alerts(cli.config.as_deref(), command)))
         }
+        Command::Feeds {
+            command: FeedsCommand::Status { format },
+        } => runtime().and_then(|rt| rt.block_on(feeds_status(cli.config.as_deref(), format))),
+        Command::Feeds {
+            command: FeedsCommand::Parse { source, format },
+        } => runtime().and_then(|rt| rt.block_on(feeds_parse(&source, format))),
         Command::Eval {
             command: EvalCommand::Ner { file, predictions },
         } => eval_ner(&file, predictions.as_deref()),
@@ -576,6 +602,119 @@ async fn test(
     } else {
         ExitCode::from(1)
     })
+}
+
+async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let states: std::collections::HashMap<String, (String, crate::store::FeedState)> = store
+        .feed_states()
+        .await?
+        .into_iter()
+        .map(|(name, url, state)| (name, (url, state)))
+        .collect();
+    let mut unhealthy = 0;
+    for feed in &config.feeds {
+        let state = states
+            .get(&feed.name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let status = if state.stopped_reason.is_some() {
+            "stopped"
+        } else if state.consecutive_failures > 0 {
+            "failing"
+        } else if state.last_success_at.is_some() {
+            "ok"
+        } else {
+            "never polled"
+        };
+        if status == "stopped" || status == "failing" {
+            unhealthy += 1;
+        }
+        match format {
+            Format::Json => println!(
+                "{}",
+                json!({
+                    "feed": feed.name,
+                    "url": feed.url.as_str(),
+                    "moved_to": state.moved_to,
+                    "status": status,
+                    "last_success": state.last_success_at.map(timestamp),
+                    "last_error": state.last_error,
+                    "last_error_at": state.last_error_at.map(timestamp),
+                    "failing_since": state.failing_since.map(timestamp),
+                    "consecutive_failures": state.consecutive_failures,
+                    "next_poll": state.next_poll_at.map(timestamp),
+                    "stopped_reason": state.stopped_reason,
+                })
+            ),
+            Format::Text => {
+                let last_success = state.last_success_at.map_or("never".to_string(), timestamp);
+                print!(
+                    "{:<28} {:<12} last success {:<20} failures {:>3}",
+                    feed.name, status, last_success, state.consecutive_failures
+                );
+                if let Some(error) = state.stopped_reason.as_ref().or(state.last_error.as_ref())
+                    && status != "ok"
+                {
+                    print!("  {error}");
+                }
+                if let Some(moved) = &state.moved_to {
+                    print!("  (moved to {moved})");
+                }
+                println!();
+            }
+        }
+    }
+    store.close().await;
+    Ok(if unhealthy > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn feeds_parse(source: &str, format: Format) -> anyhow::Result<ExitCode> {
+    let (bytes, url, content_type) = read_source(source).await?;
+    let feed = crate::feeds::parse_fetched(&bytes, content_type.as_deref(), url.as_deref())
+        .with_context(|| format!("{source}"))?;
+    match format {
+        Format::Json => {
+            let items: Vec<_> = feed
+                .items
+                .iter()
+                .map(|item| {
+                    json!({
+                        "id": item.key.display_id(),
+                        "title": item.title,
+                        "link": item.link,
+                        "summary": item.summary,
+                        "content": item.content,
+                        "published": item.published.map(timestamp),
+                        "authors": item.authors,
+                    })
+                })
+                .collect();
+            let output = json!({"title": feed.title, "link": feed.link, "items": items});
+            println!("{}", serde_json::to_string_pretty(&output)?);
+        }
+        Format::Text => {
+            println!("{}", feed.title.as_deref().unwrap_or("(untitled feed)"));
+            if let Some(link) = &feed.link {
+                println!("{link}");
+            }
+            println!("{} items", feed.items.len());
+            for item in &feed.items {
+                println!(
+                    "- {}  {}  [{}]",
+                    item.published.map(timestamp).unwrap_or_default(),
+                    item.title,
+                    item.link.as_deref().unwrap_or("no link")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn eval_extraction(

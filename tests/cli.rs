@@ -252,3 +252,37 @@ async fn once_prints_new_alerts_once_and_deliver_writes_alerts_jsonl() {
         "More mothers and wives join"
     );
 }
+
+#[test]
+fn feeds_parse_shows_what_feedwatch_makes_of_a_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = "<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>Новости</title><link>https://news.example/</link>\
+        <item><guid>a-1</guid><title>Мобилизация</title><link>https://news.example/a</link><description>Протесты</description>\
+        <pubDate>Fri, 25 Nov 2022 10:00:00 GMT</pubDate><author>reporter@news.example (Ольга)</author></item></channel></rss>";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(xml);
+    let path = dir.path().join("feed.xml");
+    std::fs::write(&path, bytes).unwrap();
+    let output = feedwatch(&["feeds", "parse", path.to_str().unwrap(), "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["title"], "Новости");
+    assert_eq!(json["link"], "https://news.example/");
+    let item = &json["items"][0];
+    assert_eq!(item["id"], "a-1");
+    assert_eq!(item["title"], "Мобилизация");
+    assert_eq!(item["link"], "https://news.example/a");
+    assert_eq!(item["summary"], "Протесты");
+    assert_eq!(item["published"], "2022-11-25T10:00:00Z");
+    for key in ["content", "authors"] {
+        assert!(item.get(key).is_some(), "missing {key}");
+    }
+
+    std::fs::write(&path, "<html>not a feed</html>").unwrap();
+    let output = feedwatch(&["feeds", "parse", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("not a readable RSS, Atom or JSON feed"),
+        "{}",
+        stderr(&output)
+    );
+}

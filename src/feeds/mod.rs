@@ -35,6 +35,14 @@ impl ItemKey {
     pub fn from_stored(key: String) -> Self {
         Self(key)
     }
+
+    /// The identity as users know it: the publisher's id or the link, or `sha256:…`.
+    pub fn display_id(&self) -> &str {
+        self.0
+            .strip_prefix("id:")
+            .or_else(|| self.0.strip_prefix("link:"))
+            .unwrap_or(&self.0)
+    }
 }
 
 #[derive(Debug, Clone)]

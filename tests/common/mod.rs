@@ -378,6 +378,10 @@ impl Daemon {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to clean up, as in a crash.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
