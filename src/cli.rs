@@ -677,7 +677,7 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
 async fn feeds_parse(source: &str, format: Format) -> anyhow::Result<ExitCode> {
     let (bytes, url, content_type) = read_source(source).await?;
     let feed = crate::feeds::parse_fetched(&bytes, content_type.as_deref(), url.as_deref())
-        .with_context(|| format!("{source}"))?;
+        .with_context(|| source.to_string())?;
     match format {
         Format::Json => {
             let items: Vec<_> = feed
