@@ -21,10 +21,11 @@ use crate::entities::{Model, Recognizer, SHIPPED_MODEL, TrainOptions, conll};
 use crate::extract;
 use crate::feeds::FeedItem;
 use crate::fetch::{FetchOutcome, Fetcher, Trust, Validators};
-use crate::pipeline::{Pipeline, Routing};
+use crate::pipeline::Pipeline;
 use crate::scheduler;
 use crate::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
 use crate::topics::{self, Query};
+use futures_util::StreamExt;
 
 #[derive(Parser)]
 #[command(
@@ -361,20 +362,19 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     for feed in &config.feeds {
         store.register_feed(&feed.name, feed.url.as_str()).await?;
     }
-    let routing = if deliver {
-        Routing::Deliver
-    } else {
-        Routing::RecordOnly
-    };
     let wake = Arc::new(Notify::new());
-    let pipeline = Pipeline::new(config.clone(), store.clone(), routing, wake.clone())?;
+    let pipeline = Pipeline::new(config.clone(), store.clone(), wake.clone())?;
     let polls = config.feeds.iter().map(|feed| {
         let pipeline = pipeline.clone();
         async move { (feed, pipeline.poll(feed).await) }
     });
+    let results: Vec<_> = futures_util::stream::iter(polls)
+        .buffer_unordered(config.daemon.max_concurrent_fetches)
+        .collect()
+        .await;
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
-    for (feed, result) in futures_util::future::join_all(polls).await {
+    for (feed, result) in results {
         match result {
             Ok(report) => {
                 for alert in &report.alerts {

@@ -1,7 +1,8 @@
 //! One poll of one feed, through every stage: fetch the feed (conditionally), parse it, find
 //! the items the store has not seen, fetch and extract each new item's page, match the topics,
 //! and record the item with its alerts in one transaction. The CPU-bound analysis runs on a
-//! blocking thread. When to poll is the scheduler's business, not this module's.
+//! blocking thread. The poll's outcome is recorded with the next poll time that
+//! `scheduler::next_poll_delay` gives; the scheduler decides when polls start.
 
 use std::sync::Arc;
 
@@ -16,20 +17,10 @@ use crate::config::{Config, FeedSpec, FirstPoll};
 use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
 use crate::extract::{self, ExtractOptions, Hints, HostMemory};
 use crate::feeds::{self, FeedError, FeedItem};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, redacted};
 use crate::scheduler;
 use crate::store::{NewAlert, Sink, Store, StoreError};
 use crate::topics::TopicSet;
-
-/// What happens to the alerts a poll creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Routing {
-    /// Queue a delivery to each webhook the topic notifies (or to stdout and alerts.jsonl when
-    /// it names none): the daemon, and `once --deliver`.
-    Deliver,
-    /// Record the alerts but queue no delivery: `once` without `--deliver`, which prints them.
-    RecordOnly,
-}
 
 #[derive(Debug, Default)]
 pub struct PollReport {
@@ -40,6 +31,9 @@ pub struct PollReport {
     pub marked_seen: bool,
     pub alerts: Vec<AlertPayload>,
 }
+
+/// How long one poll may spend fetching and analysing its new items.
+const ITEM_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A successful poll, with what the scheduler and the store need to know.
 struct Polled {
@@ -89,7 +83,6 @@ pub struct Pipeline {
     recognizer: Arc<Recognizer>,
     /// Bounds concurrent article page fetches across all feeds.
     article_fetches: Arc<tokio::sync::Semaphore>,
-    routing: Routing,
     /// Woken whenever deliveries were queued, so the outbox sends without waiting.
     outbox_wake: Arc<Notify>,
 }
@@ -98,7 +91,6 @@ impl Pipeline {
     pub fn new(
         config: Arc<Config>,
         store: Store,
-        routing: Routing,
         outbox_wake: Arc<Notify>,
     ) -> Result<Self, PipelineError> {
         let fetcher = Fetcher::new(&config.daemon)?;
@@ -119,7 +111,6 @@ impl Pipeline {
                 config.daemon.max_concurrent_article_fetches,
             )),
             config,
-            routing,
             outbox_wake,
         })
     }
@@ -151,7 +142,7 @@ impl Pipeline {
                     .record_poll_success(&feed.name, polled.validators.as_ref(), now, next)
                     .await?;
                 if let Some(moved) = &polled.moved_to {
-                    tracing::warn!(feed = %feed.name, from = %url, to = %moved,
+                    tracing::warn!(feed = %feed.name, from = %redacted(&url), to = %redacted(moved),
                         "feed moved permanently; polling the new URL (update the config to match)");
                     self.store.record_move(&feed.name, moved.as_str()).await?;
                 }
@@ -165,7 +156,7 @@ impl Pipeline {
                     "HTTP 410 Gone on {}: the feed was removed; polling stopped until its url changes",
                     now.format("%Y-%m-%d %H:%M UTC")
                 );
-                tracing::error!(feed = %feed.name, url = %url, "{reason}");
+                tracing::error!(feed = %feed.name, url = %redacted(&url), "{reason}");
                 self.store.stop_feed(&feed.name, &reason).await?;
                 self.store
                     .record_poll_failure(&feed.name, &reason, now, now)
@@ -211,18 +202,14 @@ impl Pipeline {
             id: Ulid::new().to_string(),
             kind: FEED_HEALTH_TYPE.to_string(),
             feed: feed.name.clone(),
-            url: url.to_string(),
+            url: redacted(url),
             status: health,
             failing_since: state.failing_since.map(timestamp),
             consecutive_failures: state.consecutive_failures,
             last_error: state.last_error.clone(),
             detected_at: timestamp(now),
         };
-        let sinks = if self.routing == Routing::RecordOnly {
-            Vec::new()
-        } else {
-            vec![(Sink::Webhook(webhook.clone()), now)]
-        };
+        let sinks = vec![(Sink::Webhook(webhook.clone()), now)];
         self.store.record_health_event(&event, &sinks, now).await?;
         self.store
             .set_health_alerted(&feed.name, health == FeedHealth::Failing)
@@ -268,7 +255,9 @@ impl Pipeline {
         let cap = self.config.daemon.max_items_per_feed;
         if parsed.items.len() > cap {
             tracing::warn!(feed = %feed.name, items = parsed.items.len(), cap,
-                "feed lists more items than max_items_per_feed; the rest are ignored");
+                "feed lists more items than max_items_per_feed; the oldest are ignored");
+            // Newest first whatever order the feed uses; undated items keep their place last.
+            parsed.items.sort_by(|a, b| b.published.cmp(&a.published));
             parsed.items.truncate(cap);
         }
 
@@ -291,8 +280,27 @@ impl Pipeline {
             report.marked_seen = true;
         } else {
             // Feeds list newest first; alerting oldest first keeps alerts in publication order.
+            let started = std::time::Instant::now();
             for item in fresh.into_iter().rev() {
-                report.alerts.extend(self.process_item(feed, item).await?);
+                // A feed full of slow links must not hold its slots for hours: what is left
+                // waits for the next poll (unrecorded items are simply new again then).
+                if started.elapsed() > ITEM_BUDGET {
+                    tracing::warn!(feed = %feed.name, "time budget for this poll's articles spent; the rest waits for the next poll");
+                    break;
+                }
+                match self.process_item(feed, item).await {
+                    Ok(alerts) => report.alerts.extend(alerts),
+                    // One item whose analysis failed must not block the feed's later items
+                    // forever: it is recorded without alerts and the poll goes on.
+                    Err(PollError::Analysis(error)) => {
+                        tracing::error!(feed = %feed.name, item = %item.title, %error,
+                            "analysing the item failed; recorded without alerts");
+                        self.store
+                            .mark_seen(&feed.name, &[item], Utc::now())
+                            .await?;
+                    }
+                    Err(other) => return Err(other),
+                }
             }
         }
         // The server's freshness and the publisher's own update hint both bound the interval.
@@ -435,9 +443,6 @@ impl Pipeline {
     /// Where a topic's alert goes and when it is due: at once, or for a digest webhook at the
     /// end of the current digest window, so one window's alerts leave together.
     fn sinks_for(&self, topic: &str, now: DateTime<Utc>) -> Vec<(Sink, DateTime<Utc>)> {
-        if self.routing == Routing::RecordOnly {
-            return Vec::new();
-        }
         let notify = self
             .config
             .topics

@@ -17,7 +17,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::alerts::outbox::Outbox;
 use crate::config::{Config, Daemon, FeedSpec};
-use crate::pipeline::{Pipeline, Routing};
+use crate::fetch::redacted;
+use crate::pipeline::{Pipeline, PollError};
 use crate::store::Store;
 
 /// A failing feed is retried later and later, but never given up on: at most this long apart.
@@ -70,7 +71,7 @@ pub async fn run(
     let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
     tracker.spawn(outbox.run(shutdown.clone()));
 
-    let pipeline = Pipeline::new(config.clone(), store.clone(), Routing::Deliver, wake)?;
+    let pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
     let limits = Limits::new(&config);
     for feed in &config.feeds {
         tracker.spawn(poll_forever(
@@ -206,8 +207,17 @@ async fn poll_forever(
                 feed = %feed.name, items = report.items, new = report.new_items,
                 alerts = report.alerts.len(), first_poll = report.marked_seen, "polled"
             ),
+            Err(PollError::Store(err)) => {
+                // The outcome could not be recorded, so the stored next poll time is stale:
+                // wait here rather than polling again at once.
+                tracing::error!(feed = %feed.name, error = %err, "cannot record the poll; retrying in 30 s");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+            }
             Err(err) => {
-                tracing::warn!(feed = %feed.name, url = %feed.url, error = %err, "poll failed; will retry")
+                tracing::warn!(feed = %feed.name, url = %redacted(&feed.url), error = %err, "poll failed; will retry")
             }
         }
     }

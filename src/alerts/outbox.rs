@@ -139,6 +139,7 @@ impl Outbox {
             .connect_timeout(config.daemon.connect_timeout)
             // A redirect could carry the alert to a host the operator never configured.
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()?;
         let slowest = config
             .webhooks
@@ -350,7 +351,11 @@ impl Outbox {
             Err(err) => {
                 return Outcome::Retry {
                     // Without the URL: chat webhook URLs are credentials and must not be logged.
-                    error: describe_send_error(&err.without_url()),
+                    error: if err.is_timeout() {
+                        "timed out".to_string()
+                    } else {
+                        crate::fetch::describe(err)
+                    },
                     after: None,
                 };
             }
@@ -405,7 +410,10 @@ impl Outbox {
                         .await?;
                 }
                 Outcome::Retry { error, after } => {
-                    let wait = after.map_or(delay, |a| a.min(MAX_RETRY_AFTER));
+                    // Never sooner than the first retry delay: "Retry-After: 0" must not
+                    // turn into a tight loop.
+                    let wait =
+                        after.map_or(delay, |a| a.clamp(self.retry_initial, MAX_RETRY_AFTER));
                     let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
                     let deadline =
                         row.created_at + chrono::Duration::from_std(max_age).unwrap_or_default();
@@ -443,20 +451,6 @@ impl DueDelivery {
             Sink::Stdout => "",
         }
     }
-}
-
-fn describe_send_error(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        return "timed out".to_string();
-    }
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

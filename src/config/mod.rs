@@ -366,6 +366,12 @@ impl Loader<'_> {
 
     /// Records a name, reporting a duplicate with both places.
     fn claim_name(&mut self, kind: &'static str, file: &SourceFile, name: &toml::Spanned<String>) {
+        if name.get_ref().starts_with('@') || name.get_ref().trim().is_empty() {
+            // Names starting with @ are feedwatch's own (the @stdout sink, @feed-health).
+            let message = format!("{kind} names must not be empty or start with `@`");
+            self.error(file, name.span(), message);
+            return;
+        }
         let here = file.location(name.span().start);
         let key = (kind, name.get_ref().clone());
         if let Some(first) = self.names.get(&key) {
@@ -765,7 +771,25 @@ impl Loader<'_> {
         }
         let mut headers = Vec::new();
         for (name, value) in &table.headers {
-            headers.push((name.clone(), SecretString::from(self.expand(file, value)?)));
+            let expanded = self.expand(file, value)?;
+            // Checked now, not at send time, where a bad header would fail every delivery.
+            // The message never repeats the value: it may be a credential.
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.error(
+                    file,
+                    value.span(),
+                    format!("`{name}` is not a valid HTTP header name"),
+                );
+                return None;
+            }
+            if reqwest::header::HeaderValue::from_str(&expanded).is_err() {
+                let message = format!(
+                    "the value of header `{name}` is not a valid HTTP header value (control characters or a newline?)"
+                );
+                self.error(file, value.span(), message);
+                return None;
+            }
+            headers.push((name.clone(), SecretString::from(expanded)));
         }
         let rate_limit = match &table.rate_limit {
             None => None,

@@ -101,16 +101,32 @@ impl From<reqwest::Error> for FetchError {
         if err.is_timeout() {
             return FetchError::Timeout;
         }
-        // reqwest's Display hides the cause ("error sending request"); the chain says why.
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        FetchError::Transport(message)
+        FetchError::Transport(describe(err))
     }
+}
+
+/// A reqwest error with its causes ("error sending request" alone says nothing) and without
+/// its URL: URLs may carry credentials, and these messages are logged and stored.
+pub fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// A URL for logs and notices: without user info, query or fragment, which may hold tokens.
+pub fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// The clients for feeds (trusted) and article pages (guarded).
@@ -145,6 +161,8 @@ impl Fetcher {
                 .timeout(daemon.fetch_timeout)
                 // Followed by hand, so each hop can be checked.
                 .redirect(redirect::Policy::none())
+                // A proxy would resolve and connect for us, past the SSRF guard.
+                .no_proxy()
                 .pool_idle_timeout(Duration::from_secs(90))
         };
         Ok(Self {
@@ -360,6 +378,12 @@ mod tests {
             map.insert(name.clone(), value.parse().unwrap());
         }
         map
+    }
+
+    #[test]
+    fn redaction_drops_credentials_and_queries() {
+        let url = Url::parse("https://user:pw@feeds.example/rss?token=abc#x").unwrap();
+        assert_eq!(redacted(&url), "https://feeds.example/rss");
     }
 
     #[test]

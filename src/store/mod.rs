@@ -197,6 +197,11 @@ fn migrator() -> Migrator {
             "host memory",
             include_str!("../../migrations/sqlite/0004_host_memory.sql"),
         ),
+        migration(
+            5,
+            "alert links",
+            include_str!("../../migrations/sqlite/0005_alert_links.sql"),
+        ),
     ])
 }
 
@@ -230,6 +235,7 @@ impl Store {
                  etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                  last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
                  moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
+                 first_polled_at = CASE WHEN feeds.url = excluded.url THEN feeds.first_polled_at END,
                  stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END",
         )
         .bind(name)
@@ -298,11 +304,24 @@ impl Store {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
+        let link = item.link.as_deref().map(crate::feeds::canonical_link);
         let mut created = Vec::new();
         for alert in alerts {
+            // The same article reached through another feed has already alerted this topic.
+            if let Some(link) = &link {
+                let earlier: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM alerts WHERE topic = $1 AND link = $2")
+                        .bind(&alert.topic)
+                        .bind(link)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if earlier.is_some() {
+                    continue;
+                }
+            }
             let inserted = sqlx::query(
-                "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at, link)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (topic, feed, item_key) DO NOTHING",
             )
             .bind(&alert.id)
@@ -311,6 +330,7 @@ impl Store {
             .bind(item.key.as_str())
             .bind(&alert.payload)
             .bind(millis(now))
+            .bind(link.as_deref())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -789,7 +809,8 @@ impl Store {
         let changed = sqlx::query(
             "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
              SELECT id, $1, 'pending', $2 FROM alerts
-             WHERE created_at >= $3 AND ($4 IS NULL OR topic = $4)
+             WHERE created_at >= $3
+               AND (($4 IS NULL AND topic <> '@feed-health') OR topic = $4)
              ON CONFLICT (alert_id, sink) DO UPDATE SET status = 'pending', attempts = 0,
                  next_attempt_at = excluded.next_attempt_at, lease_until = NULL,
                  last_error = NULL, delivered_at = NULL",

@@ -17,7 +17,11 @@ fn alert(id: &str, topic: &str, sinks: Vec<Sink>) -> NewAlert {
         id: id.into(),
         topic: topic.into(),
         payload: format!("{{\"id\":\"{id}\"}}"),
-        sinks: sinks.into_iter().map(|s| (s, Utc::now())).collect(),
+        // Due a moment ago, so a claim at any `now` taken in the test finds it.
+        sinks: sinks
+            .into_iter()
+            .map(|s| (s, Utc::now() - chrono::Duration::seconds(1)))
+            .collect(),
     }
 }
 
@@ -242,5 +246,38 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
     assert_eq!(
         store.claim_due_deliveries(later, 10, lease).await.unwrap()[0].attempts,
         0
+    );
+}
+
+#[tokio::test]
+async fn one_article_reached_through_two_feeds_alerts_a_topic_once() {
+    let (store, _dir) = store().await;
+    store
+        .register_feed("g", "http://127.0.0.1/other")
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let mut a = item("a");
+    a.link = Some("https://news.example/story?utm_source=rss".into());
+    let mut b = item("b");
+    b.link = Some("https://news.example/story#top".into());
+    let first = store
+        .record_item("f", &a, &[alert("1", "t", vec![])], now)
+        .await
+        .unwrap();
+    let second = store
+        .record_item(
+            "g",
+            &b,
+            &[alert("2", "t", vec![]), alert("3", "u", vec![])],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, vec!["1"]);
+    assert_eq!(
+        second,
+        vec!["3"],
+        "topic t already alerted on this story; topic u had not"
     );
 }
