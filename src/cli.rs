@@ -304,6 +304,15 @@ fn check(path: &Path) -> ExitCode {
             for warning in &config.warnings {
                 eprintln!("{warning}");
             }
+            // Compile the matcher as the daemon would, so its cost shows here too.
+            let compiled = topics::TopicSet::new(
+                config
+                    .topics
+                    .iter()
+                    .map(|t| (t.name.clone(), t.query.clone()))
+                    .collect(),
+            );
+            drop(compiled);
             println!(
                 "{}: ok ({} feeds, {} topics, {} webhooks, {} entities)",
                 path.display(),

@@ -257,7 +257,9 @@ impl Pipeline {
             tracing::warn!(feed = %feed.name, items = parsed.items.len(), cap,
                 "feed lists more items than max_items_per_feed; the oldest are ignored");
             // Newest first whatever order the feed uses; undated items keep their place last.
-            parsed.items.sort_by_key(|item| std::cmp::Reverse(item.published));
+            parsed
+                .items
+                .sort_by_key(|item| std::cmp::Reverse(item.published));
             parsed.items.truncate(cap);
         }
 

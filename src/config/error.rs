@@ -24,24 +24,35 @@ impl fmt::Display for Location {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset of each line's start, so locating a span costs a binary search, not a scan
+    /// of the file (a watchlist may hold thousands of topics).
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Self {
             path: path.to_path_buf(),
             text,
+            line_starts,
         }
+    }
+
+    /// The start of the line holding `offset`, and its 0-based number.
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let index = self.line_starts.partition_point(|start| *start <= offset) - 1;
+        (self.line_starts[index], index)
     }
 
     /// Converts a byte offset into a 1-based (line, column) pair; columns count characters.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let (line_start, index) = self.line_of(offset);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        (index + 1, column)
     }
 
     pub fn location(&self, offset: usize) -> Location {
@@ -56,7 +67,7 @@ impl SourceFile {
     /// An error pointing at `span` (byte offsets into this file).
     pub fn error_at(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
-        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let (line_start, _) = self.line_of(start);
         let line_end = self.text[start..]
             .find('\n')
             .map_or(self.text.len(), |i| start + i);
