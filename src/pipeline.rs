@@ -5,13 +5,15 @@
 //! `scheduler::next_poll_delay` gives; the scheduler decides when polls start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use ulid::Ulid;
 
-use crate::alerts::payload::AlertPayload;
-use crate::alerts::payload::{FEED_HEALTH_TYPE, FeedHealth, FeedHealthEvent, timestamp};
+use crate::alerts::payload::{
+    AlertPayload, FEED_HEALTH_TYPE, FeedHealth, FeedHealthEvent, timestamp,
+};
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
 use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
@@ -33,13 +35,13 @@ pub struct PollReport {
 }
 
 /// How long one poll may spend fetching and analysing its new items.
-const ITEM_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+const ITEM_BUDGET: Duration = Duration::from_secs(120);
 
 /// A successful poll, with what the scheduler and the store need to know.
 struct Polled {
     report: PollReport,
     validators: Option<Validators>,
-    fresh_for: Option<std::time::Duration>,
+    fresh_for: Option<Duration>,
     moved_to: Option<url::Url>,
 }
 
@@ -472,7 +474,7 @@ impl Pipeline {
 }
 
 /// The end of the `window`-long period (aligned to the Unix epoch) that contains `now`.
-fn window_end(now: DateTime<Utc>, window: std::time::Duration) -> DateTime<Utc> {
+fn window_end(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
     let window_ms = window.as_millis().max(1) as i64;
     let end = (now.timestamp_millis() / window_ms + 1) * window_ms;
     DateTime::from_timestamp_millis(end).unwrap_or(now)
@@ -487,7 +489,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-01-01T10:07:30Z")
             .unwrap()
             .with_timezone(&Utc);
-        let end = window_end(now, std::time::Duration::from_secs(900));
+        let end = window_end(now, Duration::from_secs(900));
         assert_eq!(end.to_rfc3339(), "2026-01-01T10:15:00+00:00");
     }
 }
