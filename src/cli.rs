@@ -61,12 +61,14 @@ enum Command {
         /// An ad-hoc query
         #[arg(long)]
         query: Option<String>,
+        /// A URL, a file (HTML, or plain text whose first line is the title), or - for stdin
         source: String,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Extract article text (and metadata with --format json) from pages
     Extract {
+        /// URLs or HTML files
         #[arg(required = true)]
         sources: Vec<String>,
         /// Write DIR/X.txt for each X/page.html or X.html instead of printing
