@@ -159,6 +159,15 @@ async fn hostile_servers(hits: Arc<Mutex<Hits>>, private: SocketAddr) -> SocketA
             }),
         )
         .route(
+            "/sneaky.xml",
+            get(move || async move {
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, format!("http://{private}/feed.xml"))],
+                )
+            }),
+        )
+        .route(
             "/to-private",
             get(move || async move {
                 (
@@ -243,7 +252,7 @@ url = "{good}"
         good = site.url("/rss.xml"),
     );
     for name in [
-        "bomb", "drip", "endless", "loop-a", "gone", "old", "busy", "ssrf",
+        "bomb", "drip", "endless", "loop-a", "gone", "old", "busy", "ssrf", "sneaky",
     ] {
         config.push_str(&format!(
             "\n[[feed]]\nname = \"{name}\"\nurl = \"http://{hostile}/{name}.xml\"\n"
@@ -284,7 +293,17 @@ url = "{good}"
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let row = |name: &str| rows.iter().find(|r| r["feed"] == name).unwrap().clone();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["feed"] == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no status for {name}: {}",
+                    String::from_utf8_lossy(&status.stdout)
+                )
+            })
+            .clone()
+    };
     let error = |name: &str| {
         row(name)["last_error"]
             .as_str()
@@ -323,6 +342,13 @@ url = "{good}"
             .ends_with("/new.xml")
     );
     assert!(error("busy").contains("429"), "busy: {}", error("busy"));
+    // A configured feed that redirects to another host is guarded like an article link.
+    assert!(
+        error("sneaky").contains("not a public address"),
+        "sneaky: {}",
+        error("sneaky")
+    );
+    assert!(row("sneaky")["moved_to"].is_null());
     assert_eq!(
         status.status.code(),
         Some(2),

@@ -31,7 +31,8 @@ pub struct Validators {
 }
 
 /// Whether a URL came from the operator (feeds in the config) or from the outside world (links
-/// found in feeds), which must pass the SSRF guard.
+/// found in feeds), which must pass the SSRF guard. A configured URL's redirects to other hosts
+/// are guarded too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trust {
     Configured,
@@ -198,18 +199,20 @@ impl Fetcher {
         validators: &Validators,
         trust: Trust,
     ) -> Result<FetchOutcome, FetchError> {
-        let client = match trust {
-            Trust::Configured => &self.feeds,
-            Trust::Untrusted => &self.articles,
-        };
         let mut current = url.clone();
         let mut visited = HashSet::from([current.clone()]);
         let mut all_permanent = true;
         let mut hops = 0;
         loop {
-            if trust == Trust::Untrusted {
+            // The operator vouched for a feed's host, not for wherever it redirects: a hop to
+            // another host is as untrusted as a link found in a feed.
+            let guarded = trust == Trust::Untrusted || current.host_str() != url.host_str();
+            let client = if guarded {
                 self.check_literal_host(&current)?;
-            }
+                &self.articles
+            } else {
+                &self.feeds
+            };
             let mut request = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
