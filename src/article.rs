@@ -42,6 +42,9 @@ pub enum TextSource {
     Feed,
 }
 
+/// Characters of body text read to detect the language.
+const LANG_SAMPLE_CHARS: usize = 2000;
+
 impl Article {
     /// Builds the article of `item`. `page` is the extraction of the item's linked page, if it
     /// was fetched and extracted; a page with no usable text falls back to the feed's text.
@@ -79,7 +82,11 @@ impl Article {
             .as_ref()
             .and_then(|p| p.lang.as_deref())
             .and_then(Lang::from_code)
-            .or_else(|| text::detect_lang(&format!("{title}\n{text}")));
+            .or_else(|| {
+                // The opening is plenty to tell a language, and long pages would only cost time.
+                let opening: String = text.chars().take(LANG_SAMPLE_CHARS).collect();
+                text::detect_lang(&format!("{title}\n{opening}"))
+            });
         Article {
             feed: feed.name.clone(),
             tags: feed.tags.clone(),

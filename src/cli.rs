@@ -17,7 +17,7 @@ use crate::alerts::payload::timestamp;
 use crate::article::{self, Article};
 use crate::config::{self, Config};
 use crate::entities::train::train_with_progress;
-use crate::entities::{Model, Recognizer, SHIPPED_MODEL, TrainOptions, conll};
+use crate::entities::{Model, SHIPPED_MODEL, TrainOptions, conll, shipped_recognizer};
 use crate::extract;
 use crate::feeds::FeedItem;
 use crate::fetch::{FetchOutcome, Fetcher, Trust, Validators};
@@ -551,8 +551,7 @@ async fn test(
     };
     let (bytes, url, content_type) = read_source(source).await?;
     let mut article = article_from_source(&bytes, url.as_deref(), content_type.as_deref())?;
-    let model = Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
-    article.recognize(&Recognizer::new(model, &declared)?);
+    article.recognize(&shipped_recognizer(&declared)?);
     let analyzed = article.analyze(&declared);
     let found = topics::match_query(&query, &analyzed);
     let report = topics::explain(&query, &analyzed);
@@ -1021,10 +1020,7 @@ async fn extract_pages(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let recognizer = match format {
-        Format::Json => Some(Recognizer::new(
-            Arc::new(Model::from_bytes(SHIPPED_MODEL)?),
-            &[],
-        )?),
+        Format::Json => Some(shipped_recognizer(&[])?),
         Format::Text => None,
     };
     let mut failures = 0;

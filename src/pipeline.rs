@@ -16,7 +16,7 @@ use crate::alerts::payload::{
 };
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
-use crate::entities::{Model, Recognizer, SHIPPED_MODEL};
+use crate::entities::{Recognizer, shipped_recognizer};
 use crate::extract::{self, ExtractOptions, Hints, HostMemory};
 use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, redacted};
@@ -64,16 +64,8 @@ pub enum PollError {
 pub enum PipelineError {
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetcherError),
-    #[error("cannot load the entity model: {0}")]
-    Model(#[from] crate::entities::ModelError),
-    #[error("{0}")]
-    Recognizer(#[from] crate::entities::recognizer::RecognizerError),
-}
-
-/// The entity recognizer for a config: the shipped model plus its declared entities.
-pub fn new_recognizer(config: &Config) -> Result<Recognizer, PipelineError> {
-    let model = Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
-    Ok(Recognizer::new(model, &config.entities)?)
+    #[error(transparent)]
+    Entities(#[from] crate::entities::LoadError),
 }
 
 #[derive(Clone)]
@@ -96,7 +88,7 @@ impl Pipeline {
         outbox_wake: Arc<Notify>,
     ) -> Result<Self, PipelineError> {
         let fetcher = Fetcher::new(&config.daemon)?;
-        let recognizer = Arc::new(new_recognizer(&config)?);
+        let recognizer = Arc::new(shipped_recognizer(&config.entities)?);
         let topics = Arc::new(TopicSet::new(
             config
                 .topics
@@ -279,6 +271,7 @@ impl Pipeline {
             }
         }
         report.new_items = fresh.len();
+        let mut unfinished = false;
         if !state.first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
             self.store.mark_seen(&feed.name, &fresh, Utc::now()).await?;
             report.marked_seen = true;
@@ -290,6 +283,7 @@ impl Pipeline {
                 // waits for the next poll (unrecorded items are simply new again then).
                 if started.elapsed() > ITEM_BUDGET {
                     tracing::warn!(feed = %feed.name, "time budget for this poll's articles spent; the rest waits for the next poll");
+                    unfinished = true;
                     break;
                 }
                 match self.process_item(feed, item).await {
@@ -306,6 +300,16 @@ impl Pipeline {
                     Err(other) => return Err(other),
                 }
             }
+        }
+        if unfinished {
+            // Keep the old validators and the plain interval: were this response's ETag stored,
+            // the next poll would get a 304 and never see the items left over.
+            return Ok(Polled {
+                report,
+                validators: None,
+                fresh_for: None,
+                moved_to: fetched.moved_permanently,
+            });
         }
         // The server's freshness and the publisher's own update hint both bound the interval.
         let fresh_for = match (fetched.fresh_for, parsed.update_hint) {

@@ -33,6 +33,22 @@ pub use model::{Model, ModelError, tag_document, tag_sentence};
 /// The shipped model (`models/ner.bin`, see `models/MODEL_CARD.md`), built into the binary so
 /// feedwatch needs no file next to it.
 pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../models/ner.bin");
+
+/// Why the shipped recognizer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot load the entity model: {0}")]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Declared(#[from] recognizer::RecognizerError),
+}
+
+/// The shipped model plus the watchlists' declared entities: what the daemon, `test` and
+/// `extract` all recognise with.
+pub fn shipped_recognizer(declared: &[DeclaredEntity]) -> Result<Recognizer, LoadError> {
+    let model = std::sync::Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
+    Ok(Recognizer::new(model, declared)?)
+}
 pub use recognizer::{DeclaredEntity, Entity, Field, Mention, Recognizer};
 pub use train::{TrainError, TrainOptions, train};
 
