@@ -20,8 +20,8 @@ use crate::entities::train::train_with_progress;
 use crate::entities::{Model, SHIPPED_MODEL, TrainOptions, conll, shipped_recognizer};
 use crate::extract;
 use crate::feeds::FeedItem;
-use crate::fetch::{FetchOutcome, Fetcher, Trust, Validators};
-use crate::pipeline::Pipeline;
+use crate::fetch::{FetchOutcome, Fetcher, Trust, Validators, Want};
+use crate::pipeline::{Pipeline, PollError};
 use crate::scheduler;
 use crate::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
 use crate::topics::{self, Query};
@@ -120,6 +120,11 @@ enum FeedsCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Poll quarantined or stopped (410) feeds again, from their next round
+    Resume {
+        #[arg(required = true, value_name = "FEED")]
+        feeds: Vec<String>,
+    },
     /// Parse one feed (a file or a URL) with the daemon's charset handling and show its items
     Parse {
         source: String,
@@ -212,32 +217,29 @@ pub fn main() -> ExitCode {
     install_logging();
     let result = match cli.command {
         Command::Check => return check(&config::locate(cli.config.as_deref())),
-        Command::Run => runtime().and_then(|rt| rt.block_on(run(cli.config.as_deref()))),
-        Command::Once { deliver } => {
-            runtime().and_then(|rt| rt.block_on(once(cli.config.as_deref(), deliver)))
-        }
+        Command::Run => block_on(run(cli.config.as_deref())),
+        Command::Once { deliver } => block_on(once(cli.config.as_deref(), deliver)),
         Command::Test {
             topic,
             query,
             source,
             format,
-        } => runtime()
-            .and_then(|rt| rt.block_on(test(cli.config.as_deref(), topic, query, &source, format))),
+        } => block_on(test(cli.config.as_deref(), topic, query, &source, format)),
         Command::Extract {
             sources,
             out_dir,
             format,
-        } => runtime()
-            .and_then(|rt| rt.block_on(extract_pages(&sources, out_dir.as_deref(), format))),
-        Command::Alerts { command } => {
-            runtime().and_then(|rt| rt.block_on(alerts(cli.config.as_deref(), command)))
-        }
+        } => block_on(extract_pages(&sources, out_dir.as_deref(), format)),
+        Command::Alerts { command } => block_on(alerts(cli.config.as_deref(), command)),
         Command::Feeds {
             command: FeedsCommand::Status { format },
-        } => runtime().and_then(|rt| rt.block_on(feeds_status(cli.config.as_deref(), format))),
+        } => block_on(feeds_status(cli.config.as_deref(), format)),
+        Command::Feeds {
+            command: FeedsCommand::Resume { feeds },
+        } => block_on(feeds_resume(cli.config.as_deref(), feeds)),
         Command::Feeds {
             command: FeedsCommand::Parse { source, format },
-        } => runtime().and_then(|rt| rt.block_on(feeds_parse(&source, format))),
+        } => block_on(feeds_parse(&source, format)),
         Command::Eval {
             command: EvalCommand::Ner { file, predictions },
         } => eval_ner(&file, predictions.as_deref()),
@@ -270,10 +272,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs a command's future on a fresh runtime. Blocking work still running when it is done
+/// (a DNS lookup, say) gets a moment, then is left behind: it must not hold the exit up.
+fn block_on(
+    future: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?;
+    let result = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// Logs go to stderr, so stdout stays clean for alert JSON lines. `FEEDWATCH_LOG` (or
@@ -377,14 +386,23 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     }
     let wake = Arc::new(Notify::new());
     let pipeline = Pipeline::new(config.clone(), store.clone(), wake.clone())?;
+    store
+        .register_instance(pipeline.instance(), chrono::Utc::now())
+        .await?;
+    let alive = CancellationToken::new();
+    // Also recovers the polls of processes that died, before this round polls their feeds.
+    let heartbeat = tokio::spawn(scheduler::keep_alive(pipeline.clone(), alive.clone()));
     let polls = config.feeds.iter().map(|feed| {
         let pipeline = pipeline.clone();
         async move { (feed, pipeline.poll(feed).await) }
     });
     let results: Vec<_> = futures_util::stream::iter(polls)
-        .buffer_unordered(config.daemon.max_concurrent_fetches)
+        .buffer_unordered(config.feeds.len().max(1))
         .collect()
         .await;
+    alive.cancel();
+    let _ = heartbeat.await;
+    store.retire_instance(pipeline.instance()).await?;
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
     for (feed, result) in results {
@@ -400,9 +418,13 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
                     );
                 }
             }
+            Err(PollError::InProgress) => eprintln!(
+                "{}: skipped: another process (a running daemon?) is polling it",
+                feed.name
+            ),
             Err(err) => {
                 failed += 1;
-                eprintln!("{}: {err}", feed.name);
+                eprintln!("{}: {}", feed.name, feed.scrub(&err.to_string()));
             }
         }
     }
@@ -432,7 +454,12 @@ async fn read_source(source: &str) -> anyhow::Result<(Vec<u8>, Option<String>, O
         let fetcher = Fetcher::new(&config::default_daemon())?;
         // A URL typed by the operator is trusted like a configured feed.
         return match fetcher
-            .get(&url, &Validators::default(), Trust::Configured)
+            .get(
+                &url,
+                &Validators::default(),
+                &Trust::operator(&url),
+                Want::Feed,
+            )
             .await?
         {
             FetchOutcome::Fetched(page) => Ok((
@@ -465,9 +492,12 @@ fn article_from_source(
     url: Option<&str>,
     content_type: Option<&str>,
 ) -> anyhow::Result<Article> {
+    let feed_url = url::Url::parse(url.unwrap_or("http://localhost/")).context("invalid URL")?;
     let feed = config::FeedSpec {
         name: "test".into(),
-        url: url::Url::parse(url.unwrap_or("http://localhost/")).context("invalid URL")?,
+        shown_url: crate::fetch::redacted(&feed_url),
+        url: feed_url,
+        url_secrets: Vec::new(),
         interval: std::time::Duration::from_secs(600),
         full_text: true,
         tags: vec![],
@@ -631,7 +661,9 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
             .get(&feed.name)
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
-        let status = if state.stopped_reason.is_some() {
+        let status = if state.quarantined_reason.is_some() {
+            "quarantined"
+        } else if state.stopped_reason.is_some() {
             "stopped"
         } else if state.consecutive_failures > 0 {
             "failing"
@@ -640,24 +672,38 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
         } else {
             "never polled"
         };
-        if status == "stopped" || status == "failing" {
+        if matches!(status, "stopped" | "failing" | "quarantined") {
             unhealthy += 1;
         }
+        // A stored new location came from a server: shown without credentials or query, and
+        // without the values of the configured URL's `${VAR}`s.
+        let moved_to = state
+            .moved_to
+            .as_deref()
+            .and_then(|moved| url::Url::parse(moved).ok())
+            .map(|moved| feed.scrub(&crate::fetch::redacted(&moved)));
+        let last_error = state.last_error.as_deref().map(|e| feed.scrub(e));
+        let reason = state
+            .quarantined_reason
+            .as_ref()
+            .or(state.stopped_reason.as_ref());
         match format {
             Format::Json => println!(
                 "{}",
                 json!({
                     "feed": feed.name,
-                    "url": feed.url.as_str(),
-                    "moved_to": state.moved_to,
+                    "url": feed.shown_url,
+                    "moved_to": moved_to,
                     "status": status,
                     "last_success": state.last_success_at.map(timestamp),
-                    "last_error": state.last_error,
+                    "last_error": last_error,
                     "last_error_at": state.last_error_at.map(timestamp),
                     "failing_since": state.failing_since.map(timestamp),
                     "consecutive_failures": state.consecutive_failures,
                     "next_poll": state.next_poll_at.map(timestamp),
                     "stopped_reason": state.stopped_reason,
+                    "quarantined_reason": state.quarantined_reason,
+                    "interrupted_polls": state.interrupted_polls,
                 })
             ),
             Format::Text => {
@@ -666,12 +712,12 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
                     "{:<28} {:<12} last success {:<20} failures {:>3}",
                     feed.name, status, last_success, state.consecutive_failures
                 );
-                if let Some(error) = state.stopped_reason.as_ref().or(state.last_error.as_ref())
+                if let Some(error) = reason.or(last_error.as_ref())
                     && status != "ok"
                 {
                     print!("  {error}");
                 }
-                if let Some(moved) = &state.moved_to {
+                if let Some(moved) = &moved_to {
                     print!("  (moved to {moved})");
                 }
                 println!();
@@ -684,6 +730,27 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn feeds_resume(config_path: Option<&Path>, feeds: Vec<String>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let store = open_store(&config).await?;
+    let mut unknown = Vec::new();
+    for name in &feeds {
+        if config.feeds.iter().any(|f| &f.name == name) && store.resume_feed(name).await? {
+            eprintln!("{name}: resumed; a running daemon polls it within a minute");
+        } else {
+            unknown.push(name.as_str());
+        }
+    }
+    store.close().await;
+    if !unknown.is_empty() {
+        bail!(
+            "no such feed in the config or the store: {}",
+            unknown.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn feeds_parse(source: &str, format: Format) -> anyhow::Result<ExitCode> {

@@ -7,6 +7,7 @@
 //! lives in the shell modules (`fetch`, `store`, `pipeline`, `scheduler`, `alerts::outbox`, `cli`).
 
 pub mod alerts;
+pub mod analysis_pool;
 pub mod article;
 pub mod cli;
 pub mod config;

@@ -1,8 +1,12 @@
-//! One poll of one feed, through every stage: fetch the feed (conditionally), parse it, find
-//! the items the store has not seen, fetch and extract each new item's page, match the topics,
-//! and record the item with its alerts in one transaction. The CPU-bound analysis runs on a
-//! blocking thread. The poll's outcome is recorded with the next poll time that
-//! `scheduler::next_poll_delay` gives; the scheduler decides when polls start.
+//! One poll of one feed, through every stage: fetch the feed (conditionally, within the global
+//! and per-host limits), parse it, find the items the store has not seen, fetch and extract
+//! each new item's page, match the topics, and record the item with its alerts in one
+//! transaction. The poll is marked as started in the store before any work, so a process that
+//! dies during it is noticed (see [`Pipeline::recover_interrupted_polls`]). CPU-bound work runs
+//! on the [`AnalysisPool`] with a time budget: an article over budget is matched on its feed's
+//! text instead, with the reason recorded, and never holds a fetch slot. The poll's outcome is
+//! recorded with the next poll time that `scheduler::next_poll_delay` gives; the scheduler
+//! decides when polls start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,15 +18,20 @@ use ulid::Ulid;
 use crate::alerts::payload::{
     AlertPayload, FEED_HEALTH_TYPE, FeedHealth, FeedHealthEvent, timestamp,
 };
+use crate::analysis_pool::{AnalysisError, AnalysisPool};
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
 use crate::entities::{Recognizer, shipped_recognizer};
 use crate::extract::{self, ExtractOptions, Hints, HostMemory};
 use crate::feeds::{self, FeedError, FeedItem};
-use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, redacted};
+use crate::fetch::politeness::HostGates;
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, Want, redacted};
 use crate::scheduler;
 use crate::store::{NewAlert, Sink, Store, StoreError};
-use crate::topics::TopicSet;
+use crate::topics::{TopicMatch, TopicSet};
+
+/// A feed whose polls took the process down this many times in a row is quarantined.
+pub const QUARANTINE_AFTER: u32 = 3;
 
 #[derive(Debug, Default)]
 pub struct PollReport {
@@ -49,14 +58,20 @@ struct Polled {
 pub enum PollError {
     #[error("polling stopped: {0}")]
     Stopped(String),
+    #[error("{0}")]
+    Quarantined(String),
+    /// Another instance's poll of this feed is marked as running (or it died and is not yet
+    /// recovered); this one waits.
+    #[error("another poll of this feed is in progress")]
+    InProgress,
     #[error("fetching the feed failed: {0}")]
     Fetch(#[from] FetchError),
     #[error("{0}")]
     Feed(#[from] FeedError),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("analysis task failed: {0}")]
-    Analysis(String),
+    #[error("parsing the feed: {0}")]
+    Analysis(#[from] AnalysisError),
 }
 
 /// Why a pipeline could not be built.
@@ -68,6 +83,36 @@ pub enum PipelineError {
     Entities(#[from] crate::entities::LoadError),
 }
 
+/// An item's article page as fetched, ready for extraction.
+struct Page {
+    bytes: Vec<u8>,
+    url: String,
+    content_type: Option<String>,
+}
+
+/// A feed fetched and parsed, or unchanged since the validators were issued.
+enum FeedFetch {
+    NotModified { fresh_for: Option<Duration> },
+    Fetched(Box<crate::fetch::Fetched>, feeds::ParsedFeed),
+}
+
+/// A feed's URL as logs and notices show it: the configured one as the config spells it, any
+/// other (a stored new location) without credentials, query or fragment and scrubbed of the
+/// feed's `${VAR}` values.
+fn shown_url(feed: &FeedSpec, url: &url::Url) -> String {
+    if *url == feed.url {
+        feed.shown_url.clone()
+    } else {
+        feed.scrub(&redacted(url))
+    }
+}
+
+/// The analysed article of an item, with the topics it matched.
+struct Analysed {
+    article: Article,
+    matches: Vec<TopicMatch>,
+}
+
 #[derive(Clone)]
 pub struct Pipeline {
     config: Arc<Config>,
@@ -75,10 +120,17 @@ pub struct Pipeline {
     fetcher: Fetcher,
     topics: Arc<TopicSet>,
     recognizer: Arc<Recognizer>,
+    pool: AnalysisPool,
+    /// Bounds concurrent feed fetches (and the feed bodies held in memory) across all feeds.
+    feed_fetches: Arc<tokio::sync::Semaphore>,
+    /// Politeness per host actually contacted.
+    hosts: HostGates,
     /// Bounds concurrent article page fetches across all feeds.
     article_fetches: Arc<tokio::sync::Semaphore>,
     /// Woken whenever deliveries were queued, so the outbox sends without waiting.
     outbox_wake: Arc<Notify>,
+    /// This process, as the owner of the polls it marks as started.
+    instance: Arc<str>,
 }
 
 impl Pipeline {
@@ -96,21 +148,31 @@ impl Pipeline {
                 .map(|t| (t.name.clone(), t.query.clone()))
                 .collect(),
         ));
+        let daemon = &config.daemon;
         Ok(Self {
             store,
             fetcher,
             topics,
             recognizer,
+            pool: AnalysisPool::per_core(),
+            feed_fetches: Arc::new(tokio::sync::Semaphore::new(daemon.max_concurrent_fetches)),
+            hosts: HostGates::new(daemon.per_host_concurrency, daemon.per_host_spacing),
             article_fetches: Arc::new(tokio::sync::Semaphore::new(
-                config.daemon.max_concurrent_article_fetches,
+                daemon.max_concurrent_article_fetches,
             )),
-            config,
             outbox_wake,
+            instance: Ulid::new().to_string().into(),
+            config,
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The id under which this process marks its polls (see `Store::begin_poll`).
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Polls `feed` once and records the outcome (success with its validators, or the error)
@@ -120,6 +182,18 @@ impl Pipeline {
         let state = self.store.feed_state(&feed.name).await?;
         if let Some(reason) = &state.stopped_reason {
             return Err(PollError::Stopped(reason.clone()));
+        }
+        if let Some(reason) = &state.quarantined_reason {
+            return Err(PollError::Quarantined(reason.clone()));
+        }
+        // Marked before any work: should this poll take the process down, the next start
+        // knows, and backs the feed off instead of polling it again at once.
+        if !self
+            .store
+            .begin_poll(&feed.name, &self.instance, Utc::now())
+            .await?
+        {
+            return Err(PollError::InProgress);
         }
         let url = state
             .moved_to
@@ -136,21 +210,23 @@ impl Pipeline {
                     .record_poll_success(&feed.name, polled.validators.as_ref(), now, next)
                     .await?;
                 if let Some(moved) = &polled.moved_to {
-                    tracing::warn!(feed = %feed.name, from = %redacted(&url), to = %redacted(moved),
+                    tracing::warn!(feed = %feed.name, from = %shown_url(feed, &url),
+                        to = %shown_url(feed, moved),
                         "feed moved permanently; polling the new URL (update the config to match)");
                     self.store.record_move(&feed.name, moved.as_str()).await?;
                 }
                 if state.health_alerted {
-                    self.report_health(feed, &url, &state, FeedHealth::Recovered, now)
+                    self.report_health(feed, &url, &state, FeedHealth::Recovered, None, now)
                         .await?;
                 }
             }
             Err(PollError::Fetch(err)) if err.is_gone() => {
                 let reason = format!(
-                    "HTTP 410 Gone on {}: the feed was removed; polling stopped until its url changes",
-                    now.format("%Y-%m-%d %H:%M UTC")
+                    "HTTP 410 Gone on {}: the feed was removed; polling stopped until its url changes or `feedwatch feeds resume {}`",
+                    now.format("%Y-%m-%d %H:%M UTC"),
+                    feed.name
                 );
-                tracing::error!(feed = %feed.name, url = %redacted(&url), "{reason}");
+                tracing::error!(feed = %feed.name, url = %shown_url(feed, &url), "{reason}");
                 self.store.stop_feed(&feed.name, &reason).await?;
                 self.store
                     .record_poll_failure(&feed.name, &reason, now, now)
@@ -164,19 +240,57 @@ impl Pipeline {
                 };
                 let next = now + scheduler::next_poll_delay(feed, daemon, failures, retry_after);
                 self.store
-                    .record_poll_failure(&feed.name, &err.to_string(), now, next)
+                    .record_poll_failure(&feed.name, &feed.scrub(&err.to_string()), now, next)
                     .await?;
                 let failing_since = state.failing_since.unwrap_or(now);
                 let threshold =
                     chrono::Duration::from_std(daemon.health_threshold).unwrap_or_default();
                 if !state.health_alerted && now - failing_since >= threshold {
                     let state = self.store.feed_state(&feed.name).await?;
-                    self.report_health(feed, &url, &state, FeedHealth::Failing, now)
+                    self.report_health(feed, &url, &state, FeedHealth::Failing, None, now)
                         .await?;
                 }
             }
         }
         outcome.map(|polled| polled.report)
+    }
+
+    /// Finds the polls that died with their process (any instance's, once its heartbeat is
+    /// older than `dead_after`): each such feed is backed off as after a failure, and after
+    /// [`QUARANTINE_AFTER`] deaths in a row it is quarantined and the health webhook told.
+    pub async fn recover_interrupted_polls(&self, dead_after: Duration) -> Result<(), PollError> {
+        let now = Utc::now();
+        let alive_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
+        for (name, deaths) in self.store.recover_interrupted_polls(alive_since).await? {
+            let Some(feed) = self.config.feeds.iter().find(|f| f.name == name) else {
+                continue;
+            };
+            if deaths >= QUARANTINE_AFTER {
+                let reason = format!(
+                    "quarantined on {}: the process died during {deaths} polls of this feed in a row; polling stopped until `feedwatch feeds resume {name}` or its url changes",
+                    now.format("%Y-%m-%d %H:%M UTC"),
+                );
+                tracing::error!(feed = %name, url = %feed.shown_url, "{reason}");
+                self.store.quarantine_feed(&name, &reason).await?;
+                let state = self.store.feed_state(&name).await?;
+                self.report_health(
+                    feed,
+                    &feed.url,
+                    &state,
+                    FeedHealth::Quarantined,
+                    Some(reason),
+                    now,
+                )
+                .await?;
+            } else {
+                let next =
+                    now + scheduler::next_poll_delay(feed, &self.config.daemon, deaths + 1, None);
+                tracing::warn!(feed = %name, deaths, next_poll = %timestamp(next),
+                    "the process died during this feed's last poll; backing the feed off");
+                self.store.set_next_poll(&name, next).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Queues a feed-health notice for the health webhook, if one is configured, and records
@@ -187,6 +301,7 @@ impl Pipeline {
         url: &url::Url,
         state: &crate::store::FeedState,
         health: FeedHealth,
+        reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), PollError> {
         let Some(webhook) = &self.config.daemon.health_webhook else {
@@ -196,21 +311,55 @@ impl Pipeline {
             id: Ulid::new().to_string(),
             kind: FEED_HEALTH_TYPE.to_string(),
             feed: feed.name.clone(),
-            url: redacted(url),
+            url: shown_url(feed, url),
             status: health,
             failing_since: state.failing_since.map(timestamp),
             consecutive_failures: state.consecutive_failures,
-            last_error: state.last_error.clone(),
+            last_error: reason.or_else(|| state.last_error.clone()),
             detected_at: timestamp(now),
         };
         let sinks = vec![(Sink::Webhook(webhook.clone()), now)];
         self.store.record_health_event(&event, &sinks, now).await?;
         self.store
-            .set_health_alerted(&feed.name, health == FeedHealth::Failing)
+            .set_health_alerted(&feed.name, health != FeedHealth::Recovered)
             .await?;
         tracing::warn!(feed = %feed.name, status = ?health, "feed health reported");
         self.outbox_wake.notify_one();
         Ok(())
+    }
+
+    /// Fetches the feed within the global and per-host limits, and parses it on the pool; the
+    /// fetch slot is held until the body is parsed, so the bodies in memory stay bounded.
+    async fn fetch_feed(
+        &self,
+        feed: &FeedSpec,
+        url: &url::Url,
+        validators: &Validators,
+    ) -> Result<FeedFetch, PollError> {
+        let _host = self.hosts.enter(url.host_str().unwrap_or_default()).await;
+        let Ok(_slot) = self.feed_fetches.acquire().await else {
+            return Err(PollError::Stopped("shutting down".into()));
+        };
+        let mut fetched = match self
+            .fetcher
+            .get(url, validators, &Trust::operator(&feed.url), Want::Feed)
+            .await?
+        {
+            FetchOutcome::NotModified { fresh_for } => {
+                return Ok(FeedFetch::NotModified { fresh_for });
+            }
+            FetchOutcome::Fetched(fetched) => fetched,
+        };
+        let body = std::mem::take(&mut fetched.body);
+        let base = fetched.base_url.to_string();
+        let content_type = fetched.content_type.clone();
+        let parsed = self
+            .pool
+            .run(self.config.daemon.analysis_budget, move || {
+                feeds::parse_fetched(&body, content_type.as_deref(), Some(&base))
+            })
+            .await??;
+        Ok(FeedFetch::Fetched(fetched, parsed))
     }
 
     async fn poll_inner(
@@ -219,12 +368,8 @@ impl Pipeline {
         url: &url::Url,
         state: &crate::store::FeedState,
     ) -> Result<Polled, PollError> {
-        let fetched = match self
-            .fetcher
-            .get(url, &state.validators, Trust::Configured)
-            .await?
-        {
-            FetchOutcome::NotModified { fresh_for } => {
+        let (fetched, mut parsed) = match self.fetch_feed(feed, url, &state.validators).await? {
+            FeedFetch::NotModified { fresh_for } => {
                 let report = PollReport {
                     not_modified: true,
                     ..PollReport::default()
@@ -236,16 +381,8 @@ impl Pipeline {
                     moved_to: None,
                 });
             }
-            FetchOutcome::Fetched(fetched) => fetched,
+            FeedFetch::Fetched(fetched, parsed) => (fetched, parsed),
         };
-        let body = fetched.body;
-        let base = fetched.final_url.to_string();
-        let content_type = fetched.content_type.clone();
-        let mut parsed = tokio::task::spawn_blocking(move || {
-            feeds::parse_fetched(&body, content_type.as_deref(), Some(&base))
-        })
-        .await
-        .map_err(|e| PollError::Analysis(e.to_string()))??;
         let cap = self.config.daemon.max_items_per_feed;
         if parsed.items.len() > cap {
             tracing::warn!(feed = %feed.name, items = parsed.items.len(), cap,
@@ -286,19 +423,7 @@ impl Pipeline {
                     unfinished = true;
                     break;
                 }
-                match self.process_item(feed, item).await {
-                    Ok(alerts) => report.alerts.extend(alerts),
-                    // One item whose analysis failed must not block the feed's later items
-                    // forever: it is recorded without alerts and the poll goes on.
-                    Err(PollError::Analysis(error)) => {
-                        tracing::error!(feed = %feed.name, item = %item.title, %error,
-                            "analysing the item failed; recorded without alerts");
-                        self.store
-                            .mark_seen(&feed.name, &[item], Utc::now())
-                            .await?;
-                    }
-                    Err(other) => return Err(other),
-                }
+                report.alerts.extend(self.process_item(feed, item).await?);
             }
         }
         if unfinished {
@@ -324,72 +449,66 @@ impl Pipeline {
         })
     }
 
-    /// Builds, analyses and records one new item; returns the alerts it created.
+    /// Builds, analyses and records one new item; returns the alerts it created. Whatever
+    /// goes wrong with the page or its analysis, the item is matched on what is left (the
+    /// feed's own text) and recorded, with a note saying why; only store errors fail it.
     async fn process_item(
         &self,
         feed: &FeedSpec,
         item: &FeedItem,
     ) -> Result<Vec<AlertPayload>, PollError> {
+        let mut note: Option<String> = None;
         let page = match (&item.link, feed.full_text) {
-            (Some(link), true) => self.fetch_page(feed, link).await,
+            (Some(link), true) => match self.fetch_page(link).await {
+                Ok(page) => Some(page),
+                Err(why) => {
+                    tracing::info!(feed = %feed.name, link = %feed.scrub(link), %why,
+                        "using the feed's text instead of the article page");
+                    note = Some(why);
+                    None
+                }
+            },
             _ => None,
         };
-        // What earlier pages of this host taught about its template (bounded in size).
-        let host = page.as_ref().and_then(|(_, url, _)| article::site_of(url));
-        let memory = match &host {
-            Some(host) => self
-                .store
-                .host_memory(host)
-                .await?
-                .and_then(|bytes| HostMemory::from_bytes(&bytes)),
+        let extracted = match page {
+            Some(page) => match self.extract_page(feed, item, page).await {
+                Ok(article) => Some(article),
+                Err(why) => {
+                    tracing::info!(feed = %feed.name, link = item.link.as_deref().map(|l| feed.scrub(l)),
+                        %why, "using the feed's text instead of the article page");
+                    note = Some(why);
+                    None
+                }
+            },
             None => None,
         };
-        let config = self.config.clone();
-        let topics = self.topics.clone();
-        let recognizer = self.recognizer.clone();
-        let feed_spec = feed.clone();
-        let owned_item = item.clone();
-        let (article, matches, learned) = tokio::task::spawn_blocking(move || {
-            let hint_title = article::html_to_text(&owned_item.title);
-            let hint_summary = owned_item.summary.as_deref().map(article::html_to_text);
-            let options = ExtractOptions {
-                hints: Some(Hints {
-                    title: Some(&hint_title),
-                    summary: hint_summary.as_deref(),
-                }),
-                memory: memory.as_ref(),
-                ..ExtractOptions::default()
-            };
-            let mut learned = None;
-            let page = page.and_then(|(bytes, url, content_type)| {
-                match extract::extract_with(&bytes, Some(&url), content_type.as_deref(), &options) {
-                    Ok((article, blocks)) => {
-                        let mut memory = memory.clone().unwrap_or_default();
-                        memory.learn(&blocks);
-                        learned = Some(memory.to_bytes());
-                        Some(article)
-                    }
+        let analysed = match self.analyse(feed, item, extracted.clone()).await {
+            Ok(analysed) => Some(analysed),
+            Err(err) if extracted.is_some() => {
+                let why = format!("analysing the article page: {err}; matched on the feed's text");
+                tracing::warn!(feed = %feed.name, item = %item.title, %why);
+                note = Some(why);
+                match self.analyse(feed, item, None).await {
+                    Ok(analysed) => Some(analysed),
                     Err(err) => {
-                        tracing::info!(feed = %feed_spec.name, url = %url, error = %err,
-                            "extraction found no article text; using the feed's text");
+                        note = Some(format!("analysing the feed's text: {err}; not matched"));
                         None
                     }
                 }
-            });
-            let mut article = Article::from_item(&feed_spec, &owned_item, page);
-            article.truncate_text(config.daemon.max_article_chars);
-            article.recognize(&recognizer);
-            let matches =
-                article::matching_topics(&topics, &config.topics, &config.entities, &article);
-            (article, matches, learned)
-        })
-        .await
-        .map_err(|e| PollError::Analysis(e.to_string()))?;
-        if let (Some(host), Some(learned)) = (&host, &learned) {
+            }
+            Err(err) => {
+                note = Some(format!("analysing the feed's text: {err}; not matched"));
+                None
+            }
+        };
+        let Some(Analysed { article, matches }) = analysed else {
+            tracing::error!(feed = %feed.name, item = %item.title, note = note.as_deref(),
+                "recorded without alerts");
             self.store
-                .save_host_memory(host, learned, Utc::now())
+                .record_item(&feed.name, item, note.as_deref(), &[], Utc::now())
                 .await?;
-        }
+            return Ok(Vec::new());
+        };
 
         let now = Utc::now();
         let mut payloads = Vec::new();
@@ -406,7 +525,7 @@ impl Pipeline {
         }
         let created = self
             .store
-            .record_item(&feed.name, item, &alerts, now)
+            .record_item(&feed.name, item, note.as_deref(), &alerts, now)
             .await?;
         if !created.is_empty() {
             tracing::info!(feed = %feed.name, item = %item.title, alerts = created.len(), "new alerts");
@@ -416,35 +535,115 @@ impl Pipeline {
         Ok(payloads)
     }
 
-    /// The page behind an item's link, or `None` (logged) when it cannot be had: the item is
-    /// then matched on the feed's own text rather than lost.
-    async fn fetch_page(
+    /// Extracts the article from its page on the pool, within the budget, using and updating
+    /// what earlier pages of the same host taught about its template. The error says why the
+    /// page could not be used.
+    async fn extract_page(
         &self,
         feed: &FeedSpec,
-        link: &str,
-    ) -> Option<(Vec<u8>, String, Option<String>)> {
+        item: &FeedItem,
+        page: Page,
+    ) -> Result<extract::Article, String> {
+        let host = article::site_of(&page.url);
+        let memory = match &host {
+            Some(host) => self
+                .store
+                .host_memory(host)
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|bytes| HostMemory::from_bytes(&bytes)),
+            None => None,
+        };
+        let hint_title = item.title.clone();
+        let hint_summary = item.summary.clone();
+        let extracted = self
+            .pool
+            .run(self.config.daemon.analysis_budget, move || {
+                let options = ExtractOptions {
+                    hints: Some(Hints {
+                        title: Some(&hint_title),
+                        summary: hint_summary.as_deref(),
+                    }),
+                    memory: memory.as_ref(),
+                    ..ExtractOptions::default()
+                };
+                extract::extract_with(
+                    &page.bytes,
+                    Some(&page.url),
+                    page.content_type.as_deref(),
+                    &options,
+                )
+                .map(|(article, blocks)| {
+                    let mut memory = memory.clone().unwrap_or_default();
+                    memory.learn(&blocks);
+                    (article, memory.to_bytes())
+                })
+            })
+            .await;
+        let (article, learned) = match extracted {
+            Ok(Ok(done)) => done,
+            Ok(Err(err)) => return Err(format!("extracting the article page: {err}")),
+            Err(err) => return Err(format!("extracting the article page: {err}")),
+        };
+        if let Some(host) = &host
+            && let Err(err) = self
+                .store
+                .save_host_memory(host, &learned, Utc::now())
+                .await
+        {
+            tracing::warn!(feed = %feed.name, host, error = %err, "cannot save host memory");
+        }
+        Ok(article)
+    }
+
+    /// Entities and topic matches of the item's article (from `page`, or from the feed's own
+    /// text), on the pool within the budget.
+    async fn analyse(
+        &self,
+        feed: &FeedSpec,
+        item: &FeedItem,
+        page: Option<extract::Article>,
+    ) -> Result<Analysed, AnalysisError> {
+        let config = self.config.clone();
+        let topics = self.topics.clone();
+        let recognizer = self.recognizer.clone();
+        let feed = feed.clone();
+        let item = item.clone();
+        self.pool
+            .run(self.config.daemon.analysis_budget, move || {
+                let mut article = Article::from_item(&feed, &item, page);
+                article.truncate_text(config.daemon.max_article_chars);
+                article.recognize(&recognizer);
+                let matches =
+                    article::matching_topics(&topics, &config.topics, &config.entities, &article);
+                Analysed { article, matches }
+            })
+            .await
+    }
+
+    /// The page behind an item's link, or why it cannot be had: the item is then matched on
+    /// the feed's own text rather than lost.
+    async fn fetch_page(&self, link: &str) -> Result<Page, String> {
         let url = match url::Url::parse(link) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            _ => {
-                tracing::info!(feed = %feed.name, link, "item link is not an http(s) URL; using the feed's text");
-                return None;
-            }
+            _ => return Err("the item link is not an http(s) URL".into()),
         };
-        let _permit = self.article_fetches.acquire().await.ok()?;
+        let Ok(_permit) = self.article_fetches.acquire().await else {
+            return Err("shutting down".into());
+        };
         match self
             .fetcher
-            .get(&url, &Validators::default(), Trust::Untrusted)
+            .get(&url, &Validators::default(), &Trust::Untrusted, Want::Page)
             .await
         {
-            Ok(FetchOutcome::Fetched(page)) => {
-                Some((page.body, page.final_url.to_string(), page.content_type))
-            }
-            Ok(FetchOutcome::NotModified { .. }) => None,
-            Err(err) => {
-                tracing::warn!(feed = %feed.name, link, error = %err,
-                    "cannot fetch the article page; using the feed's text");
-                None
-            }
+            Ok(FetchOutcome::Fetched(page)) => Ok(Page {
+                bytes: page.body,
+                url: page.final_url.to_string(),
+                content_type: page.content_type,
+            }),
+            Ok(FetchOutcome::NotModified { .. }) => Err("the page answered 304".into()),
+            Err(err @ FetchError::NotAnArticle(_)) => Err(err.to_string()),
+            Err(err) => Err(format!("cannot fetch the article page: {err}")),
         }
     }
 

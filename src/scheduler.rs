@@ -1,30 +1,32 @@
-//! The daemon: one task per feed that sleeps until the feed is due, polls it through the
-//! pipeline within the global and per-host concurrency limits, and goes back to sleep; plus the
-//! outbox worker. Owns when things happen (intervals, jitter, backoff) and shutdown; what a
-//! poll does is the pipeline's business.
+//! The daemon: one task per feed that sleeps until the feed is due and polls it through the
+//! pipeline (which applies the fetch limits), plus the outbox worker and a heartbeat that tells
+//! the store this process is alive and recovers the polls of processes that died. Owns when
+//! things happen (intervals, jitter, backoff) and shutdown; what a poll does is the pipeline's
+//! business.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
-use std::sync::Mutex;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::outbox::Outbox;
 use crate::config::{Config, Daemon, FeedSpec};
-use crate::fetch::redacted;
 use crate::pipeline::{Pipeline, PollError};
 use crate::store::Store;
 
 /// A failing feed is retried later and later, but never given up on: at most this long apart.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
-/// How long shutdown waits for in-flight work before giving up on it.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+/// How often a running process records that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A process silent for this long is dead, and the polls it left marked were interrupted.
+pub const DEAD_AFTER: Duration = Duration::from_secs(10);
+/// How often a stopped or quarantined feed's task looks whether it was resumed.
+const RESUME_CHECK: Duration = Duration::from_secs(30);
 
 /// How long to wait before polling `feed` again: its interval, doubled per consecutive failure
 /// up to `MAX_BACKOFF`, moved at random by up to ±`daemon.jitter` so feeds drift apart.
@@ -72,12 +74,14 @@ pub async fn run(
     tracker.spawn(outbox.run(shutdown.clone()));
 
     let pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
-    let limits = Limits::new(&config);
+    store
+        .register_instance(pipeline.instance(), Utc::now())
+        .await?;
+    tracker.spawn(keep_alive(pipeline.clone(), shutdown.clone()));
     for feed in &config.feeds {
         tracker.spawn(poll_forever(
             pipeline.clone(),
             feed.clone(),
-            limits.clone(),
             shutdown.clone(),
         ));
     }
@@ -90,93 +94,65 @@ pub async fn run(
     tracker.close();
     shutdown.cancelled().await;
     tracing::info!("shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+    if tokio::time::timeout(config.daemon.shutdown_timeout, tracker.wait())
         .await
         .is_err()
     {
-        tracing::warn!("some work did not finish within the shutdown grace period");
+        tracing::warn!("some work did not finish within shutdown_timeout");
+    }
+    // Polls cut short by the shutdown were cancelled, not killed: they do not count against
+    // their feeds.
+    if let Err(err) = store.retire_instance(pipeline.instance()).await {
+        tracing::error!(error = %err, "cannot release this process's polls");
     }
     store.close().await;
     Ok(())
 }
 
-/// Concurrency limits shared by all feed tasks.
-#[derive(Clone)]
-struct Limits {
-    global: Arc<Semaphore>,
-    per_host: Arc<HashMap<String, Arc<HostGate>>>,
-}
-
-/// Politeness towards one host: at most `per_host_concurrency` requests at once, and starts at
-/// least `per_host_spacing` apart.
-struct HostGate {
-    slots: Arc<Semaphore>,
-    spacing: Duration,
-    next_start: Mutex<tokio::time::Instant>,
-}
-
-impl HostGate {
-    /// Waits for a slot and for this host's next start time; the permit is held for the poll.
-    async fn enter(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.slots.clone().acquire_owned().await.ok()?;
-        let start = {
-            let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
-            let start = (*next).max(tokio::time::Instant::now());
-            *next = start + self.spacing;
-            start
-        };
-        tokio::time::sleep_until(start).await;
-        Some(permit)
-    }
-}
-
-impl Limits {
-    fn new(config: &Config) -> Self {
-        let mut per_host = HashMap::new();
-        for feed in &config.feeds {
-            let host = feed.url.host_str().unwrap_or_default().to_string();
-            per_host.entry(host).or_insert_with(|| {
-                Arc::new(HostGate {
-                    slots: Arc::new(Semaphore::new(config.daemon.per_host_concurrency)),
-                    spacing: config.daemon.per_host_spacing,
-                    next_start: Mutex::new(tokio::time::Instant::now()),
-                })
-            });
+/// Beats the heartbeat of this process and recovers the polls of dead ones, until shutdown.
+pub async fn keep_alive(pipeline: Pipeline, shutdown: CancellationToken) {
+    loop {
+        let store = pipeline.store();
+        if let Err(err) = store.heartbeat(pipeline.instance(), Utc::now()).await {
+            tracing::error!(error = %err, "cannot record the heartbeat");
         }
-        Self {
-            global: Arc::new(Semaphore::new(config.daemon.max_concurrent_fetches)),
-            per_host: Arc::new(per_host),
+        if let Err(err) = pipeline.recover_interrupted_polls(DEAD_AFTER).await {
+            tracing::error!(error = %err, "cannot recover interrupted polls");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(HEARTBEAT) => {}
         }
     }
-
-    /// Waits for the host's gate, then for a global slot.
-    async fn enter(
-        &self,
-        feed: &FeedSpec,
-    ) -> Option<(Option<OwnedSemaphorePermit>, OwnedSemaphorePermit)> {
-        let host = match self.per_host.get(feed.url.host_str().unwrap_or_default()) {
-            Some(gate) => Some(gate.enter().await?),
-            None => None,
-        };
-        let global = self.global.clone().acquire_owned().await.ok()?;
-        Some((host, global))
-    }
 }
 
-async fn poll_forever(
-    pipeline: Pipeline,
-    feed: FeedSpec,
-    limits: Limits,
-    shutdown: CancellationToken,
-) {
+async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: CancellationToken) {
+    let pause = |duration: Duration| {
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => false,
+                _ = tokio::time::sleep(duration) => true,
+            }
+        }
+    };
     loop {
         let due = match pipeline.store().feed_state(&feed.name).await {
-            Ok(state) if state.stopped_reason.is_some() => {
-                tracing::warn!(feed = %feed.name, reason = state.stopped_reason.as_deref().unwrap_or_default(),
-                    "feed is stopped; change its url in the config to resume");
-                return;
+            Ok(state) => {
+                if let Some(reason) = state
+                    .quarantined_reason
+                    .as_ref()
+                    .or(state.stopped_reason.as_ref())
+                {
+                    // Stopped (410) or quarantined: wait for `feeds resume` or a new URL.
+                    tracing::debug!(feed = %feed.name, reason, "feed is not polled");
+                    if !pause(RESUME_CHECK).await {
+                        return;
+                    }
+                    continue;
+                }
+                state.next_poll_at
             }
-            Ok(state) => state.next_poll_at,
             Err(err) => {
                 tracing::error!(feed = %feed.name, error = %err, "cannot read feed state");
                 Some(Utc::now() + chrono::Duration::seconds(30))
@@ -185,14 +161,9 @@ async fn poll_forever(
         let wait = due
             .and_then(|due| (due - Utc::now()).to_std().ok())
             .unwrap_or(Duration::ZERO);
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+        if !pause(wait).await {
+            return;
         }
-        let _permits = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            permits = limits.enter(&feed) => permits,
-        };
         // Cancelling mid-poll is safe: an item and its alerts are one transaction, so an
         // interrupted poll is simply repeated after the restart.
         let result = tokio::select! {
@@ -207,17 +178,26 @@ async fn poll_forever(
                 feed = %feed.name, items = report.items, new = report.new_items,
                 alerts = report.alerts.len(), first_poll = report.marked_seen, "polled"
             ),
+            Err(PollError::InProgress) => {
+                // Another process's poll of this feed is marked: it is running, or it died
+                // and the heartbeat will soon recover it (and back the feed off).
+                tracing::debug!(feed = %feed.name, "another poll of this feed is marked as running");
+                if !pause(HEARTBEAT).await {
+                    return;
+                }
+            }
+            Err(PollError::Stopped(_) | PollError::Quarantined(_)) => {}
             Err(PollError::Store(err)) => {
                 // The outcome could not be recorded, so the stored next poll time is stale:
                 // wait here rather than polling again at once.
                 tracing::error!(feed = %feed.name, error = %err, "cannot record the poll; retrying in 30 s");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                if !pause(Duration::from_secs(30)).await {
+                    return;
                 }
             }
             Err(err) => {
-                tracing::warn!(feed = %feed.name, url = %redacted(&feed.url), error = %err, "poll failed; will retry")
+                tracing::warn!(feed = %feed.name, url = %feed.shown_url,
+                    error = %feed.scrub(&err.to_string()), "poll failed; will retry")
             }
         }
     }
@@ -231,6 +211,8 @@ mod tests {
         FeedSpec {
             name: "f".into(),
             url: url::Url::parse("http://127.0.0.1/feed").unwrap(),
+            shown_url: "http://127.0.0.1/feed".into(),
+            url_secrets: vec![],
             interval: Duration::from_secs(interval),
             full_text: true,
             tags: vec![],

@@ -62,6 +62,8 @@ pub struct FeedHealthEvent {
 pub enum FeedHealth {
     Failing,
     Recovered,
+    /// Polling stopped because the process died during the feed's polls again and again.
+    Quarantined,
 }
 
 impl FeedHealthEvent {
@@ -76,6 +78,13 @@ impl FeedHealthEvent {
                 self.last_error.as_deref().unwrap_or("unknown error")
             ),
             FeedHealth::Recovered => format!("feedwatch: feed `{}` has recovered", self.feed),
+            FeedHealth::Quarantined => format!(
+                "feedwatch: feed `{}` is quarantined: {}",
+                self.feed,
+                self.last_error
+                    .as_deref()
+                    .unwrap_or("its polls keep failing")
+            ),
         }
     }
 }

@@ -69,6 +69,11 @@ pub struct Daemon {
     /// The webhook told when a feed has failed for `health_threshold`, and when it recovers.
     pub health_webhook: Option<String>,
     pub health_threshold: Duration,
+    /// How long one article's analysis (extraction, or entities and matching) may run before
+    /// the pipeline stops waiting for it and falls back to the feed's own text.
+    pub analysis_budget: Duration,
+    /// How long in-flight work may go on after SIGTERM before the process exits anyway.
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,11 +105,32 @@ pub enum FirstPoll {
 #[derive(Debug, Clone)]
 pub struct FeedSpec {
     pub name: String,
+    /// The URL polled, with every `${VAR}` expanded: never log or show it as it is.
     pub url: Url,
+    /// The URL as logs, `feeds status` and notices show it: the config's own text when it
+    /// reads `${VAR}`s (so their values stay hidden), else the URL without credentials,
+    /// query or fragment.
+    pub shown_url: String,
+    /// The `(name, value)` of each `${VAR}` in the URL, so messages can be scrubbed of them.
+    pub url_secrets: Vec<(String, String)>,
     pub interval: Duration,
     pub full_text: bool,
     pub tags: Vec<String>,
     pub origin: Location,
+}
+
+impl FeedSpec {
+    /// `text` with the value of every `${VAR}` of the feed's URL replaced by `${VAR}`: for
+    /// error messages and logs, which may quote a URL or a part of it.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut scrubbed = text.to_string();
+        for (name, value) in &self.url_secrets {
+            if !value.is_empty() {
+                scrubbed = scrubbed.replace(value.as_str(), &format!("${{{name}}}"));
+            }
+        }
+        scrubbed
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -387,7 +413,18 @@ impl Loader<'_> {
 
     /// Replaces each `${VAR}` with the variable's value; a missing variable is an error.
     fn expand(&mut self, file: &SourceFile, value: &toml::Spanned<String>) -> Option<String> {
+        self.expand_secrets(file, value)
+            .map(|(expanded, _)| expanded)
+    }
+
+    /// [`Self::expand`], also returning the `(name, value)` of each variable read.
+    fn expand_secrets(
+        &mut self,
+        file: &SourceFile,
+        value: &toml::Spanned<String>,
+    ) -> Option<(String, Vec<(String, String)>)> {
         let text = value.get_ref();
+        let mut secrets = Vec::new();
         let mut out = String::with_capacity(text.len());
         let mut rest = text.as_str();
         while let Some(start) = rest.find("${") {
@@ -403,7 +440,10 @@ impl Loader<'_> {
             };
             let name = &after[..end];
             match (self.env)(name) {
-                Some(found) => out.push_str(&found),
+                Some(found) => {
+                    out.push_str(&found);
+                    secrets.push((name.to_string(), found));
+                }
                 None => {
                     self.error(
                         file,
@@ -418,7 +458,7 @@ impl Loader<'_> {
             rest = &after[end + 1..];
         }
         out.push_str(rest);
-        Some(out)
+        Some((out, secrets))
     }
 
     fn duration(
@@ -580,6 +620,16 @@ impl Loader<'_> {
                 table.health_threshold.as_ref(),
                 Duration::from_secs(3600),
             ),
+            analysis_budget: self.duration(
+                file,
+                table.analysis_budget.as_ref(),
+                Duration::from_secs(5),
+            ),
+            shutdown_timeout: self.duration(
+                file,
+                table.shutdown_timeout.as_ref(),
+                Duration::from_secs(10),
+            ),
         }
     }
 
@@ -613,7 +663,7 @@ impl Loader<'_> {
         daemon: &Daemon,
     ) -> Option<FeedSpec> {
         self.claim_name("feed", file, &table.name);
-        let expanded = self.expand(file, &table.url)?;
+        let (expanded, url_secrets) = self.expand_secrets(file, &table.url)?;
         let url = match Url::parse(&expanded) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             Ok(url) => {
@@ -629,9 +679,16 @@ impl Loader<'_> {
                 return None;
             }
         };
+        let shown_url = if url_secrets.is_empty() {
+            crate::fetch::redacted(&url)
+        } else {
+            table.url.get_ref().clone()
+        };
         Some(FeedSpec {
             name: table.name.get_ref().clone(),
             url,
+            shown_url,
+            url_secrets,
             interval: self.duration(file, table.interval.as_ref(), daemon.default_interval),
             full_text: table.full_text.unwrap_or(true),
             tags: table.tags,

@@ -61,6 +61,8 @@ pub struct DaemonTable {
     pub max_concurrent_article_fetches: Option<S<i64>>,
     pub health_webhook: Option<S<String>>,
     pub health_threshold: Option<S<String>>,
+    pub analysis_budget: Option<S<String>>,
+    pub shutdown_timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -1,13 +1,15 @@
 //! The SSRF guard: article links come from feeds, which anyone can write, so before feedwatch
-//! connects to an address a link leads to, the address must be public — not loopback, private,
-//! link-local, CGNAT, multicast or reserved, in IPv4 or IPv6, including IPv4 addresses wrapped
-//! in IPv6 (mapped, NAT64, 6to4) — unless the operator allowed its range (`allow_private`).
-//! Checks happen on resolved addresses (in the resolver, so DNS rebinding gets no second look)
-//! and on literal-IP hosts, which never reach a resolver. Feed and webhook URLs from the config
-//! are trusted and never pass through here.
+//! connects to an address a link leads to, the address must be globally reachable — outside
+//! every range the IANA special-purpose registries mark otherwise (loopback, private,
+//! link-local, CGNAT, documentation, benchmarking, local-use NAT64…), and not multicast — in
+//! IPv4 or IPv6, including IPv4 addresses wrapped in IPv6 (mapped, NAT64, 6to4), unless the
+//! operator allowed its range (`allow_private`). Checks happen on resolved addresses (in the
+//! resolver, so DNS rebinding gets no second look) and on literal-IP hosts, which never reach a
+//! resolver. Only the hosts the operator wrote (configured feeds and webhooks) skip it; a
+//! feed's redirect or stored new location on another host is checked on every request.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -49,21 +51,58 @@ pub fn is_non_public(ip: IpAddr) -> bool {
     }
 }
 
+/// The IANA IPv4 Special-Purpose Address Registry's ranges that are not globally reachable
+/// (plus multicast, which is not unicast at all). Ranges the registry marks globally reachable
+/// (AS112, AMT) are public services and stay allowed.
+const SPECIAL_V4: &[&str] = &[
+    "0.0.0.0/8",          // "this network"
+    "10.0.0.0/8",         // private
+    "100.64.0.0/10",      // shared address space (CGNAT)
+    "127.0.0.0/8",        // loopback
+    "169.254.0.0/16",     // link-local (cloud metadata lives here)
+    "172.16.0.0/12",      // private
+    "192.0.0.0/24",       // IETF protocol assignments
+    "192.0.2.0/24",       // documentation (TEST-NET-1)
+    "192.88.99.0/24",     // deprecated 6to4 relay anycast
+    "192.168.0.0/16",     // private
+    "198.18.0.0/15",      // benchmarking
+    "198.51.100.0/24",    // documentation (TEST-NET-2)
+    "203.0.113.0/24",     // documentation (TEST-NET-3)
+    "224.0.0.0/4",        // multicast
+    "240.0.0.0/4",        // reserved for future use
+    "255.255.255.255/32", // limited broadcast
+];
+
+/// The IANA IPv6 Special-Purpose Address Registry's ranges that are not globally reachable,
+/// plus multicast and the deprecated site-local range. The ranges that embed an IPv4 address
+/// (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96, 6to4) are judged by that address instead,
+/// in [`is_non_public_v6`].
+const SPECIAL_V6: &[&str] = &[
+    "::/128",         // unspecified
+    "::1/128",        // loopback
+    "64:ff9b:1::/48", // local-use IPv4/IPv6 translation (RFC 8215): any v4 behind it
+    "100::/64",       // discard-only
+    "100:0:0:1::/64", // dummy prefix (RFC 9780)
+    "2001::/23",      // IETF protocol assignments: Teredo, benchmarking, ORCHID…
+    "2001:db8::/32",  // documentation
+    "3fff::/20",      // documentation (RFC 9637)
+    "5f00::/16",      // segment routing SIDs (RFC 9602)
+    "fc00::/7",       // unique local
+    "fe80::/10",      // link-local
+    "fec0::/10",      // site-local (deprecated, still routed by some stacks)
+    "ff00::/8",       // multicast
+];
+
+fn special_ranges(list: &[&str]) -> Vec<IpNet> {
+    list.iter().filter_map(|cidr| cidr.parse().ok()).collect()
+}
+
+static SPECIAL_V4_NETS: LazyLock<Vec<IpNet>> = LazyLock::new(|| special_ranges(SPECIAL_V4));
+static SPECIAL_V6_NETS: LazyLock<Vec<IpNet>> = LazyLock::new(|| special_ranges(SPECIAL_V6));
+
 fn is_non_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0 // "this network"
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
-        || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18.0.0/15
-        || a >= 240 // reserved 240.0.0.0/4
+    let ip = IpAddr::V4(ip);
+    SPECIAL_V4_NETS.iter().any(|net| net.contains(&ip))
 }
 
 fn is_non_public_v6(ip: Ipv6Addr) -> bool {
@@ -73,7 +112,7 @@ fn is_non_public_v6(ip: Ipv6Addr) -> bool {
     }
     let segments = ip.segments();
     let embedded_v4 = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
-    // NAT64 64:ff9b::/96
+    // NAT64 64:ff9b::/96 (the well-known prefix) reaches the embedded IPv4 address.
     if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return is_non_public_v4(embedded_v4(segments[6], segments[7]));
     }
@@ -85,15 +124,8 @@ fn is_non_public_v6(ip: Ipv6Addr) -> bool {
     if segments[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
         return is_non_public_v4(embedded_v4(segments[6], segments[7]));
     }
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (segments[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (segments[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo tunnels
-        || segments[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
+    let ip = IpAddr::V6(ip);
+    SPECIAL_V6_NETS.iter().any(|net| net.contains(&ip))
 }
 
 /// A resolver that drops every address the guard does not permit, so the HTTP client can only
@@ -172,6 +204,18 @@ mod tests {
             "2001:0:4136:e378::1",
             "::127.0.0.1",
             "100::1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff::1",
+            "100:0:0:1::7",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:1ff::1",
+            "3fff::1",
+            "5f00::1",
+            "fec0::1",
+            "192.88.99.1",
+            "198.19.255.255",
+            "0.0.0.1",
         ] {
             assert!(non_public(ip), "{ip} should be non-public");
         }
@@ -191,6 +235,11 @@ mod tests {
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::",
+            "2001:200::1",
+            "2620:4f:8000::1",
+            "192.31.196.1",
+            "192.175.48.1",
+            "64:ff9b:2::1",
         ] {
             assert!(!non_public(ip), "{ip} should be public");
         }

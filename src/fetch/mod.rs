@@ -6,6 +6,7 @@
 //! an error, never the daemon's memory. Webhook delivery has its own client (`alerts::outbox`).
 
 pub mod guard;
+pub mod politeness;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -14,8 +15,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, EXPIRES, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED, LOCATION, RETRY_AFTER,
+    CACHE_CONTROL, CONTENT_LOCATION, CONTENT_TYPE, ETAG, EXPIRES, HeaderMap, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER,
 };
 use reqwest::{StatusCode, redirect};
 use url::{Host, Url};
@@ -30,19 +31,60 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-/// Whether a URL came from the operator (feeds in the config) or from the outside world (links
-/// found in feeds), which must pass the SSRF guard. A configured URL's redirects to other hosts
-/// are guarded too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whom a request's addresses are trusted for. The operator vouches for the hosts of the
+/// URLs they configure (feeds) or type (CLI sources); every other host reached — a link found
+/// in a feed, a redirect to another host, a feed's stored new location on another host — is
+/// untrusted and must pass the SSRF guard on every hop, every time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
-    Configured,
+    /// Requests to this host (as the URL spells it) are not guarded; all others are.
+    Host(String),
     Untrusted,
+}
+
+impl Trust {
+    /// Trust for the host of a URL the operator gave.
+    pub fn operator(url: &Url) -> Self {
+        url.host_str()
+            .map_or(Trust::Untrusted, |host| Trust::Host(host.to_string()))
+    }
+
+    fn guards(&self, url: &Url) -> bool {
+        match self {
+            Trust::Host(host) => url.host_str() != Some(host.as_str()),
+            Trust::Untrusted => true,
+        }
+    }
+}
+
+/// What a request is for: it decides the `Accept` header and which bodies are wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Feed,
+    /// An article page: a response that is not HTML (a PDF, an image, a video, an archive)
+    /// is refused with [`FetchError::NotAnArticle`] before its body is read, or as soon as its
+    /// first bytes show it.
+    Page,
+}
+
+impl Want {
+    fn accept(self) -> &'static str {
+        match self {
+            Want::Feed => {
+                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+            }
+            Want::Page => "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
+        }
+    }
 }
 
 /// A successful response, its body already read within the size cap.
 #[derive(Debug)]
 pub struct Fetched {
     pub final_url: Url,
+    /// What relative references in the body resolve against: the response's
+    /// Content-Location, else the final URL.
+    pub base_url: Url,
     /// Set when every redirect on the way was permanent (301/308): the resource has moved.
     pub moved_permanently: Option<Url>,
     pub content_type: Option<String>,
@@ -75,8 +117,10 @@ pub enum FetchError {
     Timeout,
     #[error("more than {0} redirects")]
     TooManyRedirects(usize),
-    #[error("redirect loop at {0}")]
+    #[error("redirect loop at {}", redacted(.0))]
     RedirectLoop(Url),
+    #[error("not an article page ({0})")]
+    NotAnArticle(String),
     #[error("not fetched: {0}")]
     Blocked(String),
     #[error("{0}")]
@@ -186,34 +230,38 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: &Validators,
-        trust: Trust,
+        trust: &Trust,
+        want: Want,
     ) -> Result<FetchOutcome, FetchError> {
-        tokio::time::timeout(self.total_timeout, self.get_inner(url, validators, trust))
-            .await
-            .unwrap_or(Err(FetchError::Timeout))
+        tokio::time::timeout(
+            self.total_timeout,
+            self.get_inner(url, validators, trust, want),
+        )
+        .await
+        .unwrap_or(Err(FetchError::Timeout))
     }
 
     async fn get_inner(
         &self,
         url: &Url,
         validators: &Validators,
-        trust: Trust,
+        trust: &Trust,
+        want: Want,
     ) -> Result<FetchOutcome, FetchError> {
         let mut current = url.clone();
         let mut visited = HashSet::from([current.clone()]);
         let mut all_permanent = true;
         let mut hops = 0;
         loop {
-            // The operator vouched for a feed's host, not for wherever it redirects: a hop to
-            // another host is as untrusted as a link found in a feed.
-            let guarded = trust == Trust::Untrusted || current.host_str() != url.host_str();
-            let client = if guarded {
+            let client = if trust.guards(&current) {
                 self.check_literal_host(&current)?;
                 &self.articles
             } else {
                 &self.feeds
             };
-            let mut request = client.get(current.clone());
+            let mut request = client
+                .get(current.clone())
+                .header(reqwest::header::ACCEPT, want.accept());
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }
@@ -251,11 +299,27 @@ impl Fetcher {
                 });
             }
             let headers = response.headers().clone();
+            let content_type = header(&headers, CONTENT_TYPE);
+            if want == Want::Page
+                && let Some(kind) = content_type.as_deref().and_then(not_a_page_type)
+            {
+                return Err(FetchError::NotAnArticle(kind.to_string()));
+            }
             let body = self.read_body(response).await?;
+            if want == Want::Page
+                && let Some(kind) = sniff_binary(&body)
+            {
+                return Err(FetchError::NotAnArticle(kind.to_string()));
+            }
+            let base_url = header(&headers, CONTENT_LOCATION)
+                .and_then(|location| current.join(location.trim()).ok())
+                .filter(|base| matches!(base.scheme(), "http" | "https"))
+                .unwrap_or_else(|| current.clone());
             return Ok(FetchOutcome::Fetched(Box::new(Fetched {
                 moved_permanently: (hops > 0 && all_permanent).then(|| current.clone()),
+                base_url,
                 final_url: current,
-                content_type: header(&headers, CONTENT_TYPE),
+                content_type,
                 validators: Validators {
                     etag: header(&headers, ETAG),
                     last_modified: header(&headers, LAST_MODIFIED),
@@ -306,6 +370,76 @@ impl Fetcher {
         }
         Ok(body)
     }
+}
+
+/// The media type of a `Content-Type` that can never be an article page, if it is one.
+/// Unknown and generic types (`application/octet-stream`, `text/plain`) pass: servers use them
+/// for HTML too, and the body's first bytes decide ([`sniff_binary`]).
+fn not_a_page_type(content_type: &str) -> Option<&str> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let lower = media.to_ascii_lowercase();
+    let (kind, subtype) = lower.split_once('/').unwrap_or((lower.as_str(), ""));
+    let binary_application = [
+        "pdf",
+        "zip",
+        "gzip",
+        "x-gzip",
+        "x-tar",
+        "x-7z-compressed",
+        "x-rar-compressed",
+        "vnd.rar",
+        "msword",
+        "epub+zip",
+        "x-shockwave-flash",
+        "wasm",
+        "java-archive",
+        "x-msdownload",
+        "vnd.android.package-archive",
+        "ogg",
+        "x-mpegurl",
+        "vnd.apple.mpegurl",
+        "dash+xml",
+    ];
+    let not_page = matches!(kind, "image" | "video" | "audio" | "font" | "model")
+        || (kind == "application"
+            && (binary_application.contains(&subtype)
+                || subtype.starts_with("vnd.openxmlformats")
+                || subtype.starts_with("vnd.ms-")
+                || subtype.starts_with("vnd.oasis.opendocument")));
+    not_page.then_some(media)
+}
+
+/// What the body's first bytes say it is, when that is a binary format rather than a page:
+/// the magic numbers of the formats article links most often lead to instead of HTML.
+fn sniff_binary(body: &[u8]) -> Option<&'static str> {
+    let signatures: [(&[u8], &str); 14] = [
+        (b"%PDF-", "a PDF document"),
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF87a", "a GIF image"),
+        (b"GIF89a", "a GIF image"),
+        (b"PK\x03\x04", "a ZIP archive or office document"),
+        (b"\x1f\x8b", "gzip data"),
+        (b"\x1a\x45\xdf\xa3", "a Matroska/WebM video"),
+        (b"OggS", "an Ogg media file"),
+        (b"ID3", "an MP3 audio file"),
+        (b"fLaC", "a FLAC audio file"),
+        (b"Rar!", "a RAR archive"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+        (b"\xd0\xcf\x11\xe0", "an old office document"),
+    ];
+    if let Some((_, kind)) = signatures.iter().find(|(magic, _)| body.starts_with(magic)) {
+        return Some(kind);
+    }
+    // RIFF containers (WebP, AVI, WAV) and ISO media (MP4, MOV, AVIF, HEIC) carry their type
+    // a few bytes in.
+    if body.starts_with(b"RIFF") && body.len() >= 12 {
+        return Some("a RIFF media file (WebP, AVI or WAV)");
+    }
+    if body.get(4..8) == Some(b"ftyp") {
+        return Some("an MP4/QuickTime media file");
+    }
+    None
 }
 
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
@@ -421,5 +555,44 @@ mod tests {
             .as_secs();
         assert!((89..=90).contains(&wait));
         assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "soon")]), now), None);
+    }
+
+    #[test]
+    fn only_the_operators_host_is_trusted() {
+        let feed = Url::parse("https://feeds.example/rss").unwrap();
+        let trust = Trust::operator(&feed);
+        assert!(!trust.guards(&Url::parse("https://feeds.example/moved").unwrap()));
+        assert!(trust.guards(&Url::parse("https://elsewhere.example/rss").unwrap()));
+        assert!(Trust::Untrusted.guards(&feed));
+    }
+
+    #[test]
+    fn binary_types_and_bodies_are_not_article_pages() {
+        for content_type in [
+            "application/pdf",
+            "image/png",
+            "video/mp4; codecs=avc1",
+            "audio/mpeg",
+            "application/zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ] {
+            assert!(not_a_page_type(content_type).is_some(), "{content_type}");
+        }
+        for content_type in [
+            "text/html; charset=utf-8",
+            "application/xhtml+xml",
+            "application/octet-stream",
+            "text/plain",
+            "",
+        ] {
+            assert!(not_a_page_type(content_type).is_none(), "{content_type}");
+        }
+        assert_eq!(sniff_binary(b"%PDF-1.7\n..."), Some("a PDF document"));
+        assert_eq!(
+            sniff_binary(b"\0\0\0\x18ftypmp42"),
+            Some("an MP4/QuickTime media file")
+        );
+        assert_eq!(sniff_binary(b"<!doctype html><p>x"), None);
+        assert_eq!(sniff_binary(b""), None);
     }
 }

@@ -84,6 +84,11 @@ pub struct FeedState {
     pub failing_since: Option<DateTime<Utc>>,
     /// Whether the health webhook was told about the current run of failures.
     pub health_alerted: bool,
+    /// Polls in a row that never finished because their process died.
+    pub interrupted_polls: u32,
+    /// Why polling stopped after repeated interrupted polls; cleared by `feeds resume` or a
+    /// change of the configured URL.
+    pub quarantined_reason: Option<String>,
 }
 
 /// An alert ready to be recorded with its item.
@@ -202,6 +207,11 @@ fn migrator() -> Migrator {
             "alert links",
             include_str!("../../migrations/sqlite/0005_alert_links.sql"),
         ),
+        migration(
+            6,
+            "poll guard",
+            include_str!("../../migrations/sqlite/0006_poll_guard.sql"),
+        ),
     ])
 }
 
@@ -236,7 +246,11 @@ impl Store {
                  last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
                  moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
                  first_polled_at = CASE WHEN feeds.url = excluded.url THEN feeds.first_polled_at END,
-                 stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END",
+                 stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END,
+                 quarantined_reason =
+                     CASE WHEN feeds.url = excluded.url THEN feeds.quarantined_reason END,
+                 interrupted_polls =
+                     CASE WHEN feeds.url = excluded.url THEN feeds.interrupted_polls ELSE 0 END",
         )
         .bind(name)
         .bind(url)
@@ -249,7 +263,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures,
                     moved_to, stopped_reason, last_success_at, last_error, last_error_at,
-                    failing_since, health_alerted
+                    failing_since, health_alerted, interrupted_polls, quarantined_reason
              FROM feeds WHERE name = $1",
         )
         .bind(name)
@@ -283,7 +297,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for item in items {
-            insert_item(&mut tx, feed, item, now).await?;
+            insert_item(&mut tx, feed, item, None, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -292,15 +306,17 @@ impl Store {
     /// Records a new item with its alerts and their deliveries, all or nothing. Returns the
     /// ids of the alerts actually created: none if the item was already recorded (by an
     /// earlier run), so a repeat can never alert twice.
+    /// `note` says why the item was matched on less than its full article, if it was.
     pub async fn record_item(
         &self,
         feed: &str,
         item: &FeedItem,
+        note: Option<&str>,
         alerts: &[NewAlert],
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !insert_item(&mut tx, feed, item, now).await? {
+        if !insert_item(&mut tx, feed, item, note, now).await? {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
@@ -359,7 +375,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT name, url, etag, last_modified, first_polled_at, next_poll_at,
                     consecutive_failures, moved_to, stopped_reason, last_success_at, last_error,
-                    last_error_at, failing_since, health_alerted
+                    last_error_at, failing_since, health_alerted, interrupted_polls,
+                    quarantined_reason
              FROM feeds ORDER BY name",
         )
         .fetch_all(&self.pool)
@@ -428,7 +445,8 @@ impl Store {
             payload: serde_json::to_string(event).unwrap_or_default(),
             sinks: sinks.to_vec(),
         };
-        self.record_item(&event.feed, &item, &[alert], now).await?;
+        self.record_item(&event.feed, &item, None, &[alert], now)
+            .await?;
         Ok(())
     }
 
@@ -445,7 +463,8 @@ impl Store {
                  last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
                  first_polled_at = COALESCE(first_polled_at, $5),
                  last_success_at = $5, consecutive_failures = 0, next_poll_at = $6,
-                 failing_since = NULL
+                 failing_since = NULL,
+                 poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
              WHERE name = $1",
         )
         .bind(feed)
@@ -469,7 +488,8 @@ impl Store {
         sqlx::query(
             "UPDATE feeds SET last_error = $2, last_error_at = $3,
                  consecutive_failures = consecutive_failures + 1, next_poll_at = $4,
-                 failing_since = COALESCE(failing_since, $3)
+                 failing_since = COALESCE(failing_since, $3),
+                 poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
              WHERE name = $1",
         )
         .bind(feed)
@@ -479,6 +499,143 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Announces a running process (daemon or `once`) that will poll feeds as `instance`.
+    pub async fn register_instance(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO instances (id, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)",
+        )
+        .bind(instance)
+        .bind(i64::from(std::process::id()))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that `instance` is alive.
+    pub async fn heartbeat(&self, instance: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE instances SET heartbeat_at = $2 WHERE id = $1")
+            .bind(instance)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A clean exit: the instance's unfinished polls were cancelled, not killed, so they are
+    /// released without counting against their feeds.
+    pub async fn retire_instance(&self, instance: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL WHERE poll_owner = $1",
+        )
+        .bind(instance)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(instance)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a poll of `feed` as started by `instance`, before any of its work. Returns false
+    /// when another instance's poll of it is still marked (running, or died and not yet
+    /// recovered by [`Store::recover_interrupted_polls`]) or the feed is quarantined.
+    pub async fn begin_poll(
+        &self,
+        feed: &str,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE feeds SET poll_started_at = $3, poll_owner = $2
+             WHERE name = $1 AND quarantined_reason IS NULL
+               AND (poll_owner IS NULL OR poll_owner = $2)",
+        )
+        .bind(feed)
+        .bind(instance)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Finds the polls whose process died: marked as started by an instance that has not
+    /// beaten since `alive_since` (or is gone). Each such feed's count of interrupted polls
+    /// goes up by one and its mark is cleared; the dead instances are forgotten. Returns the
+    /// feeds with their new counts, for the caller to back off or quarantine.
+    pub async fn recover_interrupted_polls(
+        &self,
+        alive_since: DateTime<Utc>,
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let interrupted: Vec<(String, i64)> = sqlx::query_as(
+            "UPDATE feeds SET interrupted_polls = interrupted_polls + 1,
+                 poll_started_at = NULL, poll_owner = NULL
+             WHERE poll_owner IS NOT NULL
+               AND poll_owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)
+             RETURNING name, interrupted_polls",
+        )
+        .bind(millis(alive_since))
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
+            .bind(millis(alive_since))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(interrupted
+            .into_iter()
+            .map(|(name, count)| (name, count.max(0) as u32))
+            .collect())
+    }
+
+    /// Moves a feed's next poll, e.g. to back it off after an interrupted poll.
+    pub async fn set_next_poll(
+        &self,
+        feed: &str,
+        next_poll_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feeds SET next_poll_at = $2 WHERE name = $1")
+            .bind(feed)
+            .bind(millis(next_poll_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops polling a feed whose polls keep taking the process down with them.
+    pub async fn quarantine_feed(&self, feed: &str, reason: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feeds SET quarantined_reason = $2 WHERE name = $1")
+            .bind(feed)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Lifts a quarantine or a 410 stop and makes the feed due now (`feeds resume`). Returns
+    /// whether the feed exists.
+    pub async fn resume_feed(&self, feed: &str) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE feeds SET quarantined_reason = NULL, stopped_reason = NULL,
+                 interrupted_polls = 0, next_poll_at = 0
+             WHERE name = $1",
+        )
+        .bind(feed)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
     }
 
     /// Claims up to `limit` due deliveries for `lease`: until it expires no other worker (or
@@ -852,6 +1009,8 @@ fn feed_state_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<FeedState, Store
         last_error_at: time("last_error_at")?,
         failing_since: time("failing_since")?,
         health_alerted: row.try_get::<i64, _>("health_alerted")? != 0,
+        interrupted_polls: row.try_get::<i64, _>("interrupted_polls")?.max(0) as u32,
+        quarantined_reason: row.try_get("quarantined_reason")?,
     })
 }
 
@@ -860,10 +1019,12 @@ async fn insert_item(
     tx: &mut sqlx::SqliteConnection,
     feed: &str,
     item: &FeedItem,
+    note: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO items (feed, item_key, link, title, first_seen_at) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO items (feed, item_key, link, title, first_seen_at, note)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (feed, item_key) DO NOTHING",
     )
     .bind(feed)
@@ -871,6 +1032,7 @@ async fn insert_item(
     .bind(item.link.as_deref())
     .bind(&item.title)
     .bind(millis(now))
+    .bind(note)
     .execute(&mut *tx)
     .await?
     .rows_affected();

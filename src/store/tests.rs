@@ -43,13 +43,13 @@ async fn an_item_and_its_alerts_are_recorded_once() {
     let now = Utc::now();
     let a = item("a");
     let created = store
-        .record_item("f", &a, &[alert("1", "t", vec![Sink::Stdout])], now)
+        .record_item("f", &a, None, &[alert("1", "t", vec![Sink::Stdout])], now)
         .await
         .unwrap();
     assert_eq!(created, vec!["1"]);
     // A second run that sees the same item again creates nothing, even with a new alert id.
     let again = store
-        .record_item("f", &a, &[alert("2", "t", vec![Sink::Stdout])], now)
+        .record_item("f", &a, None, &[alert("2", "t", vec![Sink::Stdout])], now)
         .await
         .unwrap();
     assert!(again.is_empty());
@@ -128,6 +128,7 @@ async fn claimed_deliveries_are_leased_retried_and_finished() {
         .record_item(
             "f",
             &item("a"),
+            None,
             &[alert("1", "t", vec![hook.clone(), Sink::Stdout])],
             now,
         )
@@ -203,7 +204,13 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
     let hook = Sink::Webhook("hook".into());
     store.register_webhook("hook", "url-a").await.unwrap();
     store
-        .record_item("f", &item("a"), &[alert("1", "t", vec![hook.clone()])], now)
+        .record_item(
+            "f",
+            &item("a"),
+            None,
+            &[alert("1", "t", vec![hook.clone()])],
+            now,
+        )
         .await
         .unwrap();
     store
@@ -262,13 +269,14 @@ async fn one_article_reached_through_two_feeds_alerts_a_topic_once() {
     let mut b = item("b");
     b.link = Some("https://news.example/story#top".into());
     let first = store
-        .record_item("f", &a, &[alert("1", "t", vec![])], now)
+        .record_item("f", &a, None, &[alert("1", "t", vec![])], now)
         .await
         .unwrap();
     let second = store
         .record_item(
             "g",
             &b,
+            None,
             &[alert("2", "t", vec![]), alert("3", "u", vec![])],
             now,
         )
@@ -279,5 +287,98 @@ async fn one_article_reached_through_two_feeds_alerts_a_topic_once() {
         second,
         vec!["3"],
         "topic t already alerted on this story; topic u had not"
+    );
+}
+
+#[tokio::test]
+async fn a_poll_whose_process_died_is_found_once_its_heartbeat_stops() {
+    let (store, _dir) = store().await;
+    let t0 = Utc::now();
+    store.register_instance("dead", t0).await.unwrap();
+    store.register_instance("alive", t0).await.unwrap();
+    assert!(store.begin_poll("f", "dead", t0).await.unwrap());
+    // While the owner's mark stands, nobody else polls the feed.
+    assert!(!store.begin_poll("f", "alive", t0).await.unwrap());
+    // The owner may go on (a poll retried after a store error).
+    assert!(store.begin_poll("f", "dead", t0).await.unwrap());
+
+    let later = t0 + chrono::Duration::seconds(30);
+    store.heartbeat("alive", later).await.unwrap();
+    let alive_since = later - chrono::Duration::seconds(10);
+    let interrupted = store.recover_interrupted_polls(alive_since).await.unwrap();
+    assert_eq!(interrupted, vec![("f".to_string(), 1)]);
+    // Recovered once only, and the feed is free again.
+    assert!(
+        store
+            .recover_interrupted_polls(alive_since)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.feed_state("f").await.unwrap().interrupted_polls, 1);
+    assert!(store.begin_poll("f", "alive", later).await.unwrap());
+
+    // A live owner's poll is not interrupted; finishing it resets the count.
+    assert!(
+        store
+            .recover_interrupted_polls(alive_since)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .record_poll_failure("f", "boom", later, later)
+        .await
+        .unwrap();
+    let state = store.feed_state("f").await.unwrap();
+    assert_eq!(state.interrupted_polls, 0);
+    assert!(store.begin_poll("f", "dead", later).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_clean_exit_releases_its_polls_without_counting_them() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    store.register_instance("me", now).await.unwrap();
+    assert!(store.begin_poll("f", "me", now).await.unwrap());
+    store.retire_instance("me").await.unwrap();
+    let future = now + chrono::Duration::hours(1);
+    assert!(
+        store
+            .recover_interrupted_polls(future)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.feed_state("f").await.unwrap().interrupted_polls, 0);
+}
+
+#[tokio::test]
+async fn quarantine_holds_until_resumed_or_the_url_changes() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    store.quarantine_feed("f", "died 3 times").await.unwrap();
+    assert!(!store.begin_poll("f", "me", now).await.unwrap());
+    assert_eq!(
+        store
+            .feed_state("f")
+            .await
+            .unwrap()
+            .quarantined_reason
+            .as_deref(),
+        Some("died 3 times")
+    );
+    assert!(store.resume_feed("f").await.unwrap());
+    assert!(store.begin_poll("f", "me", now).await.unwrap());
+    assert!(!store.resume_feed("nonexistent").await.unwrap());
+
+    store.quarantine_feed("f", "again").await.unwrap();
+    store
+        .register_feed("f", "http://127.0.0.1/other-feed")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.feed_state("f").await.unwrap().quarantined_reason,
+        None
     );
 }
