@@ -159,6 +159,7 @@ pub(crate) mod tests {
             ],
             duplicates: vec![],
             detected_at: "2022-11-25T10:03:12Z".into(),
+            omitted: Default::default(),
         }
     }
 
