@@ -136,6 +136,31 @@ fn check_names_line_and_column_of_a_typo_and_an_unbalanced_quote() {
 }
 
 #[test]
+fn check_rejects_a_duration_beyond_its_bound_where_it_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[feed]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/feed\"\ninterval = \"500000y\"\n",
+        "",
+    );
+    let output = feedwatch(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("feedwatch.toml:4:12"), "{err}");
+    assert!(err.contains("`interval` is too long: at most 30d"), "{err}");
+    assert!(err.contains("^^^^^^^^^"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The other commands refuse it the same way rather than overflow later.
+    let output = feedwatch(&["once", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("at most 30d"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn extract_writes_one_text_file_per_page() {
     let dir = tempfile::tempdir().unwrap();
     let story = Story {
