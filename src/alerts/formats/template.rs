@@ -125,7 +125,7 @@ impl AlertTemplate {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_cut, sample_alert};
+    use super::super::tests::{assert_cut, huge_digest, sample_alert};
     use super::*;
     use crate::alerts::payload::tests::huge_alert;
 
@@ -174,6 +174,20 @@ mod tests {
         let rendered = dump.render(&alerts).unwrap();
         let json: serde_json::Value = serde_json::from_str(&rendered.body).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 500);
+
+        // 500 alerts as large as the payload bounds allow: the loop fits in the cap, with the
+        // cut titles showing; dumping them whole is too much and says so.
+        let huge = huge_digest(500);
+        let rendered = template.render(&huge).unwrap();
+        assert!(rendered.body.len() <= MAX_OUTPUT);
+        let json: serde_json::Value = serde_json::from_str(&rendered.body).unwrap();
+        assert_eq!(json["items"].as_array().unwrap().len(), 500);
+        assert_cut(json["items"][499]["title"].as_str().unwrap());
+        let err = dump.render(&huge).unwrap_err();
+        assert!(
+            err.0.contains("larger than 2 MiB") || err.0.contains("ran out of"),
+            "{err}"
+        );
     }
 
     #[test]
