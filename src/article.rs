@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::alerts::payload::{ALERT_TYPE, AlertPayload, ArticleSummary, EntityMention, timestamp};
+use crate::alerts::payload::{
+    ALERT_TYPE, AlertPayload, ArticleSummary, EntityMention, Omitted, timestamp,
+};
 use crate::config::{EntitySpec, FeedSpec, TopicSpec};
 use crate::entities::{Entity, Recognizer};
 use crate::extract;
@@ -175,14 +177,16 @@ pub fn matching_topics(
         .collect()
 }
 
-/// The alert payload for one topic match.
+/// The alert payload for one topic match, within the payload's size bounds
+/// ([`crate::alerts::payload::limits`]): the article's text is a stranger's, and what is stored
+/// here is sent on every retry.
 pub fn alert_payload(
     id: String,
     article: &Article,
     found: &TopicMatch,
     detected_at: DateTime<Utc>,
 ) -> AlertPayload {
-    AlertPayload {
+    let mut payload = AlertPayload {
         id,
         kind: ALERT_TYPE.to_string(),
         topic: found.name.clone(),
@@ -202,7 +206,10 @@ pub fn alert_payload(
         entities: article.entity_mentions(),
         duplicates: Vec::new(),
         detected_at: timestamp(detected_at),
-    }
+        omitted: Omitted::default(),
+    };
+    payload.bound();
+    payload
 }
 
 /// The host of a URL without a leading `www.`, as the payload's `site`.
@@ -233,6 +240,54 @@ mod tests {
         );
         assert_eq!(html_to_text("Tom &amp; Jerry"), "Tom & Jerry");
         assert_eq!(html_to_text("  plain  "), "plain");
+    }
+
+    #[test]
+    fn alert_payloads_are_bounded() {
+        use crate::alerts::payload::limits;
+        use crate::entities::{Entity, EntityKind, Field};
+        let article = Article {
+            feed: "f".into(),
+            tags: vec![],
+            url: Some("https://example.org/a".into()),
+            title: "T".repeat(5 << 20),
+            text: String::new(),
+            summary: Some("s".repeat(1 << 20)),
+            published: None,
+            authors: vec!["A".into(); 100],
+            lang: None,
+            site: Some("example.org".into()),
+            text_source: TextSource::Feed,
+            entities: (0..10_000)
+                .map(|i| Entity {
+                    text: format!("E{i}"),
+                    kind: EntityKind::Person,
+                    count: 10_000 - i,
+                    first_field: Field::Body,
+                    first_offset: 0,
+                })
+                .collect(),
+        };
+        let found = TopicMatch {
+            topic: 0,
+            name: "t".into(),
+            score: 1.0,
+            matched: vec!["x".into(); 1000],
+            snippets: vec![format!("<mark>{}</mark>", "y".repeat(5000)); 1000],
+            snippets_plain: vec![],
+        };
+        let payload = alert_payload("id".into(), &article, &found, Utc::now());
+        assert_eq!(payload.article.title.chars().count(), limits::TITLE_CHARS);
+        assert!(payload.article.title.ends_with('…'));
+        assert!(payload.article.summary.unwrap().ends_with('…'));
+        assert_eq!(payload.entities.len(), limits::ENTITIES);
+        assert_eq!(payload.entities[0].text, "E0");
+        assert_eq!(payload.entities.last().unwrap().text, "E49");
+        assert_eq!(payload.snippets.len(), limits::SNIPPETS);
+        assert!(payload.snippets[0].ends_with("</mark>…"));
+        assert_eq!(payload.matched.len(), limits::MATCHED);
+        assert_eq!(payload.article.authors.len(), limits::AUTHORS);
+        assert_eq!(payload.omitted.entities, 10_000 - limits::ENTITIES);
     }
 
     #[test]

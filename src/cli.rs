@@ -27,6 +27,51 @@ use crate::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
 use crate::topics::{self, Query};
 use futures_util::StreamExt;
 
+// Output. Commands write results to stdout through `out!`/`outln!`, which return the write's
+// `io::Result` instead of panicking as `print!` does when the reader has gone
+// (`feedwatch feeds parse FILE | head`). A closed pipe comes back as `ErrorKind::BrokenPipe`,
+// which `main` turns into a quiet exit with status 141, as for a process ended by SIGPIPE.
+// SIGPIPE itself stays ignored (Rust's default), so the daemon never dies of a closed socket;
+// on Linux the standard library also sends with MSG_NOSIGNAL. Diagnostics go to stderr through
+// `errln!`, which drops what cannot be written rather than panicking.
+
+/// `print!` to stdout, returning the `io::Result`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` to stdout, returning the `io::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `eprintln!` that never panics: a message that cannot be written is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// The exit status of a command whose output was cut off by its reader: 128 + SIGPIPE, what a
+/// shell reports for `yes | head -1`.
+const BROKEN_PIPE_STATUS: u8 = 141;
+
+/// Whether `err` is, or was caused by, writing to a pipe whose reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "feedwatch",
@@ -216,7 +261,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     install_logging();
     let result = match cli.command {
-        Command::Check => return check(&config::locate(cli.config.as_deref())),
+        Command::Check => check(&config::locate(cli.config.as_deref())),
         Command::Run => block_on(run(cli.config.as_deref())),
         Command::Once { deliver } => block_on(once(cli.config.as_deref(), deliver)),
         Command::Test {
@@ -263,10 +308,17 @@ pub fn main() -> ExitCode {
             orgs,
         } => train_ner(&data, &out, valid.as_deref(), epochs, seed, &places, &orgs),
     };
+    // What is still buffered must reach the reader too. A reader that has gone by now was
+    // already met by the command (`once` prints on without it), which then chose its status.
+    let result = result.and_then(|code| match std::io::stdout().flush() {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(code),
+    });
     match result {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -295,6 +347,9 @@ fn install_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // A closed stderr (`… 2>&1 | head`) must not turn each log line into a complaint on
+        // that same stderr, which would panic.
+        .log_internal_errors(false)
         // Colour only for a terminal; journald and log files get plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -311,11 +366,11 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
     match config::load(path) {
         Ok(config) => {
             for warning in &config.warnings {
-                eprintln!("{warning}");
+                errln!("{warning}");
             }
             // Compile the matcher as the daemon would, so its cost shows here too.
             let compiled = topics::TopicSet::new(
@@ -326,19 +381,19 @@ fn check(path: &Path) -> ExitCode {
                     .collect(),
             );
             drop(compiled);
-            println!(
+            outln!(
                 "{}: ok ({} feeds, {} topics, {} webhooks, {} entities)",
                 path.display(),
                 config.feeds.len(),
                 config.topics.len(),
                 config.webhooks.len(),
                 config.entities.len()
-            );
-            ExitCode::SUCCESS
+            )?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
-            eprintln!("{errors}");
-            ExitCode::FAILURE
+            errln!("{errors}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }
@@ -405,26 +460,39 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     store.retire_instance(pipeline.instance()).await?;
     let mut failed = 0;
     let mut stdout = std::io::stdout().lock();
+    // The alerts are recorded whatever becomes of stdout: a reader that has gone
+    // (`feedwatch once | head -1`) only ends the printing, and the round (and --deliver) goes on.
+    let mut printing = true;
     for (feed, result) in results {
         match result {
             Ok(report) => {
                 for alert in &report.alerts {
-                    writeln!(stdout, "{}", serde_json::to_string(alert)?)?;
+                    if !printing {
+                        break;
+                    }
+                    match writeln!(stdout, "{}", serde_json::to_string(alert)?) {
+                        Ok(()) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+                            printing = false;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
                 }
                 if report.marked_seen {
-                    eprintln!(
+                    errln!(
                         "{}: first poll, {} items marked seen (first_poll = \"mark-seen\")",
-                        feed.name, report.new_items
+                        feed.name,
+                        report.new_items
                     );
                 }
             }
-            Err(PollError::InProgress) => eprintln!(
+            Err(PollError::InProgress) => errln!(
                 "{}: skipped: another process (a running daemon?) is polling it",
                 feed.name
             ),
             Err(err) => {
                 failed += 1;
-                eprintln!("{}: {}", feed.name, feed.scrub(&err.to_string()));
+                errln!("{}: {}", feed.name, feed.scrub(&err.to_string()));
             }
         }
     }
@@ -603,11 +671,11 @@ async fn test(
                 "text": article.text,
                 "lang": article.lang.map(|l| l.code().to_string()),
             });
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            outln!("{}", serde_json::to_string_pretty(&output)?)?;
         }
         Format::Text => {
-            println!("title: {}", article.title);
-            println!(
+            outln!("title: {}", article.title)?;
+            outln!(
                 "text:  {} characters from the {}, language {}",
                 article.text.chars().count(),
                 match article.text_source {
@@ -615,19 +683,19 @@ async fn test(
                     article::TextSource::Feed => "plain text",
                 },
                 article.lang.map_or("unknown", |l| l.code())
-            );
-            println!("query: {query}");
+            )?;
+            outln!("query: {query}")?;
             match &found {
-                Some(m) => println!("MATCHED, score {}", m.score),
-                None => println!("NOT MATCHED"),
+                Some(m) => outln!("MATCHED, score {}", m.score)?,
+                None => outln!("NOT MATCHED")?,
             }
             for clause in &report {
                 let mark = if clause.matched { "✓" } else { "✗" };
                 let indent = "  ".repeat(clause.depth + 1);
-                println!("{indent}{mark} {}  ({} hits)", clause.clause, clause.hits);
+                outln!("{indent}{mark} {}  ({} hits)", clause.clause, clause.hits)?;
             }
             for snippet in found.iter().flat_map(|m| &m.snippets) {
-                println!("  … {snippet}");
+                outln!("  … {snippet}")?;
             }
             if !article.entities.is_empty() {
                 let names: Vec<String> = article
@@ -635,7 +703,7 @@ async fn test(
                     .iter()
                     .map(|e| format!("{} ({}, {})", e.text, e.kind.as_str(), e.count))
                     .collect();
-                println!("entities: {}", names.join(", "));
+                outln!("entities: {}", names.join(", "))?;
             }
         }
     }
@@ -688,7 +756,7 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
             .as_ref()
             .or(state.stopped_reason.as_ref());
         match format {
-            Format::Json => println!(
+            Format::Json => outln!(
                 "{}",
                 json!({
                     "feed": feed.name,
@@ -705,22 +773,25 @@ async fn feeds_status(config_path: Option<&Path>, format: Format) -> anyhow::Res
                     "quarantined_reason": state.quarantined_reason,
                     "interrupted_polls": state.interrupted_polls,
                 })
-            ),
+            )?,
             Format::Text => {
                 let last_success = state.last_success_at.map_or("never".to_string(), timestamp);
-                print!(
+                out!(
                     "{:<28} {:<12} last success {:<20} failures {:>3}",
-                    feed.name, status, last_success, state.consecutive_failures
-                );
+                    feed.name,
+                    status,
+                    last_success,
+                    state.consecutive_failures
+                )?;
                 if let Some(error) = reason.or(last_error.as_ref())
                     && status != "ok"
                 {
-                    print!("  {error}");
+                    out!("  {error}")?;
                 }
                 if let Some(moved) = &moved_to {
-                    print!("  (moved to {moved})");
+                    out!("  (moved to {moved})")?;
                 }
-                println!();
+                outln!()?;
             }
         }
     }
@@ -738,7 +809,7 @@ async fn feeds_resume(config_path: Option<&Path>, feeds: Vec<String>) -> anyhow:
     let mut unknown = Vec::new();
     for name in &feeds {
         if config.feeds.iter().any(|f| &f.name == name) && store.resume_feed(name).await? {
-            eprintln!("{name}: resumed; a running daemon polls it within a minute");
+            errln!("{name}: resumed; a running daemon polls it within a minute");
         } else {
             unknown.push(name.as_str());
         }
@@ -775,21 +846,21 @@ async fn feeds_parse(source: &str, format: Format) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             let output = json!({"title": feed.title, "link": feed.link, "items": items});
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            outln!("{}", serde_json::to_string_pretty(&output)?)?;
         }
         Format::Text => {
-            println!("{}", feed.title.as_deref().unwrap_or("(untitled feed)"));
+            outln!("{}", feed.title.as_deref().unwrap_or("(untitled feed)"))?;
             if let Some(link) = &feed.link {
-                println!("{link}");
+                outln!("{link}")?;
             }
-            println!("{} items", feed.items.len());
+            outln!("{} items", feed.items.len())?;
             for item in &feed.items {
-                println!(
+                outln!(
                     "- {}  {}  [{}]",
                     item.published.map(timestamp).unwrap_or_default(),
                     item.title,
                     item.link.as_deref().unwrap_or("no link")
-                );
+                )?;
             }
         }
     }
@@ -825,9 +896,9 @@ fn eval_extraction(
     } else {
         sorted.len().min(10)
     };
-    println!("worst pages (id, F1, precision, recall, dom_smoothie F1, ms):");
+    outln!("worst pages (id, F1, precision, recall, dom_smoothie F1, ms):")?;
     for page in &sorted[..shown] {
-        println!(
+        outln!(
             "  {}  {:.4}  {:.3}  {:.3}  {:.4}  {:.2}",
             page.id,
             page.ours.f1,
@@ -835,23 +906,28 @@ fn eval_extraction(
             page.ours.recall,
             page.baseline.f1,
             page.ours_ms
-        );
+        )?;
     }
     let slowest = report.pages.iter().map(|p| p.ours_ms).fold(0.0, f64::max);
-    println!(
+    outln!(
         "feedwatch:    mean_f1={:.4} median_ms={:.3} p90_ms={:.3} max_ms={:.2}",
-        report.mean_f1, report.median_ms, report.p90_ms, slowest
-    );
-    println!(
+        report.mean_f1,
+        report.median_ms,
+        report.p90_ms,
+        slowest
+    )?;
+    outln!(
         "dom_smoothie: mean_f1={:.4} median_ms={:.3} p90_ms={:.3}",
-        report.baseline_mean_f1, report.baseline_median_ms, report.baseline_p90_ms
-    );
-    println!(
+        report.baseline_mean_f1,
+        report.baseline_median_ms,
+        report.baseline_p90_ms
+    )?;
+    outln!(
         "time ratio (median feedwatch / dom_smoothie) = {:.3}",
         report.median_ms / report.baseline_median_ms.max(1e-9)
-    );
+    )?;
     // Last, in the scorer's form.
-    println!("mean_f1={:.4} n={}", report.mean_f1, report.pages.len());
+    outln!("mean_f1={:.4} n={}", report.mean_f1, report.pages.len())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -872,13 +948,13 @@ fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Result<ExitCode>
         std::fs::write(out, conll::write(&docs, &predicted))
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
-    eprintln!(
+    errln!(
         "{tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",
         tokens as f64 / elapsed,
         load.as_millis()
     );
     // The scorer's table, its last line `f1=… precision=… recall=…`.
-    println!("{score}");
+    outln!("{score}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -906,17 +982,17 @@ fn train_ner(
     let model = train_with_progress(data, &options, |epoch, model| match &valid_docs {
         Some(docs) => {
             let (_, score) = conll::evaluate(model, docs);
-            eprintln!(
+            errln!(
                 "epoch {epoch}: valid F1 {:.4} ({:.0?})",
                 score.f1(),
                 started.elapsed()
             );
         }
-        None => eprintln!("epoch {epoch} done ({:.0?})", started.elapsed()),
+        None => errln!("epoch {epoch} done ({:.0?})", started.elapsed()),
     })?;
     let bytes = model.to_bytes();
     std::fs::write(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+    errln!("wrote {} ({} bytes)", out.display(), bytes.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -938,7 +1014,10 @@ fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     let back = humantime::parse_duration(text).with_context(|| {
         format!("`{text}` is neither a duration like \"2h\" nor an RFC 3339 time")
     })?;
-    Ok(chrono::Utc::now() - chrono::Duration::from_std(back)?)
+    chrono::Duration::from_std(back)
+        .ok()
+        .and_then(|back| chrono::Utc::now().checked_sub_signed(back))
+        .with_context(|| format!("`{text}` reaches back further than any calendar date"))
 }
 
 async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::Result<ExitCode> {
@@ -1006,7 +1085,7 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
                 }
             }
             if format == Format::Text && rows.is_empty() {
-                eprintln!("no deliveries match");
+                errln!("no deliveries match");
             }
         }
         AlertsCommand::Show { id } => {
@@ -1014,14 +1093,14 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
                 bail!("no alert with id {id}");
             };
             let payload: serde_json::Value = serde_json::from_str(&payload)?;
-            println!("{}", serde_json::to_string_pretty(&payload)?);
+            outln!("{}", serde_json::to_string_pretty(&payload)?)?;
             let filter = DeliveryFilter {
                 alert_id: Some(id),
                 limit: 1000,
                 ..DeliveryFilter::default()
             };
             for row in store.deliveries(&filter).await? {
-                eprintln!(
+                errln!(
                     "{}: {} after {} attempt(s){}",
                     row.sink.stored(),
                     row.status.as_str(),
@@ -1040,10 +1119,10 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
             if let Some(Sink::Webhook(name)) = &sink
                 && store.enable_webhook(name).await?
             {
-                eprintln!("webhook `{name}` enabled again");
+                errln!("webhook `{name}` enabled again");
             }
             let changed = store.retry_now(&ids, sink.as_ref(), now).await?;
-            eprintln!("{changed} deliveries due now (a running daemon sends them within a minute)");
+            errln!("{changed} deliveries due now (a running daemon sends them within a minute)");
         }
         AlertsCommand::Replay {
             webhook,
@@ -1053,7 +1132,7 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
             let sink = sink_arg(&config, &webhook)?;
             let since = parse_since(&since)?;
             let queued = store.replay(&sink, since, topic.as_deref(), now).await?;
-            eprintln!(
+            errln!(
                 "{queued} alerts since {} queued for {} (a running daemon sends them within a minute)",
                 timestamp(since),
                 sink.stored()
@@ -1096,7 +1175,7 @@ async fn extract_pages(
             Ok(found) => found,
             Err(err) => {
                 failures += 1;
-                eprintln!("{source}: {err:#}");
+                errln!("{source}: {err:#}");
                 continue;
             }
         };
@@ -1104,7 +1183,7 @@ async fn extract_pages(
             Ok(article) => article,
             Err(err) => {
                 failures += 1;
-                eprintln!("{source}: {err}");
+                errln!("{source}: {err}");
                 // An empty prediction still counts as one, so scorers see every page.
                 extract::Article::default()
             }
@@ -1142,7 +1221,7 @@ async fn extract_pages(
                 std::fs::write(&path, rendered)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            None => println!("{rendered}"),
+            None => outln!("{rendered}")?,
         }
     }
     Ok(if failures > 0 {

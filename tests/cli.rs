@@ -2,8 +2,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use common::{NewsSite, Story};
 
@@ -132,6 +133,31 @@ fn check_names_line_and_column_of_a_typo_and_an_unbalanced_quote() {
     assert!(err.contains("unclosed"), "{err}");
     assert!(err.contains("w.toml:3:10"), "{err}");
     assert!(err.contains("1 configuration error"), "{err}");
+}
+
+#[test]
+fn check_rejects_a_duration_beyond_its_bound_where_it_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[feed]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/feed\"\ninterval = \"500000y\"\n",
+        "",
+    );
+    let output = feedwatch(&["check", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("feedwatch.toml:4:12"), "{err}");
+    assert!(err.contains("`interval` is too long: at most 30d"), "{err}");
+    assert!(err.contains("^^^^^^^^^"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The other commands refuse it the same way rather than overflow later.
+    let output = feedwatch(&["once", "-c", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("at most 30d"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -288,4 +314,194 @@ fn feeds_parse_shows_what_feedwatch_makes_of_a_feed() {
         "{}",
         stderr(&output)
     );
+}
+
+/// Runs feedwatch with stdout a pipe whose reader reads `lines` lines and then goes away, as
+/// `feedwatch … | head -n LINES` does; with `lines` 0 the reader is gone before feedwatch
+/// writes anything, so the first write meets a closed pipe.
+fn with_reader_gone_after(lines: usize, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args(args)
+        .env_remove("FEEDWATCH_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("feedwatch runs");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+    }
+    drop(reader);
+    child.wait_with_output().expect("feedwatch ends")
+}
+
+/// A command cut off by its reader ends quietly: 141 (as if by SIGPIPE) or 0, no panic and no
+/// error message.
+fn assert_quiet_end(output: &Output) {
+    let err = stderr(output);
+    assert!(
+        matches!(output.status.code(), Some(0 | 141)),
+        "status {:?}: {err}",
+        output.status
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("Broken pipe") && !err.contains("error:"),
+        "{err}"
+    );
+}
+
+fn big_feed(dir: &Path) -> PathBuf {
+    let items: String = (0..3000)
+        .map(|i| {
+            format!(
+                "<item><guid>item-{i}</guid><title>Mothers and wives protest, day {i}</title>\
+                 <link>https://news.example/{i}</link><description>Story {i}</description></item>"
+            )
+        })
+        .collect();
+    let path = dir.join("feed.xml");
+    std::fs::write(
+        &path,
+        format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>{items}</channel></rss>"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn feeds_parse_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = big_feed(dir.path());
+    let feed = feed.to_str().unwrap();
+    for lines in [0, 1] {
+        for format in ["text", "json"] {
+            let output =
+                with_reader_gone_after(lines, &["feeds", "parse", feed, "--format", format]);
+            assert_quiet_end(&output);
+            assert_eq!(output.status.code(), Some(141), "{}", stderr(&output));
+        }
+    }
+}
+
+#[test]
+fn test_and_extract_into_a_closed_pipe_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("article.txt");
+    let body =
+        "The council of mothers and wives of mobilized soldiers asked for a meeting. ".repeat(3000);
+    std::fs::write(&text, format!("Mothers and wives protest\n{body}")).unwrap();
+    let text = text.to_str().unwrap();
+    let query = "\"mothers and wives\"";
+    for (lines, format) in [(0, "text"), (0, "json"), (1, "json")] {
+        let output =
+            with_reader_gone_after(lines, &["test", "--query", query, text, "--format", format]);
+        assert_quiet_end(&output);
+    }
+
+    let story = Story {
+        slug: "s".into(),
+        title: "Council demands a meeting".into(),
+        summary: "x".into(),
+        paragraphs: (0..2000)
+            .map(|i| format!("Paragraph {i}: the Council of Mothers and Wives demanded a meeting with the president on Sunday."))
+            .collect(),
+        related: vec![],
+    };
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, common::article_page(&story)).unwrap();
+    let page = page.to_str().unwrap();
+    for (lines, format) in [(0, "text"), (1, "text"), (1, "json")] {
+        let output = with_reader_gone_after(lines, &["extract", page, page, "--format", format]);
+        assert_quiet_end(&output);
+    }
+}
+
+#[test]
+fn check_into_a_closed_pipe_ends_quietly() {
+    let output = with_reader_gone_after(0, &["check", "-c", "config/feedwatch.toml"]);
+    assert_quiet_end(&output);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_and_alerts_list_into_a_closed_pipe_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = NewsSite::start().await;
+    for i in 0..30 {
+        site.add_rss(Story {
+            slug: format!("council-{i}"),
+            title: format!("Mothers and wives of soldiers demand a meeting, part {i}"),
+            summary: "The council of mothers and wives asks for a meeting.".into(),
+            paragraphs: vec![],
+            related: vec![],
+        });
+    }
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[daemon]\nfirst_poll = \"alert\"\n[[feed]]\nname = \"daily\"\nurl = \"{}\"\nfull_text = false\n",
+            site.url("/rss.xml")
+        ),
+        "[[topic]]\nname = \"mothers\"\nquery = '\"mothers and wives\"'\n",
+    );
+    let config = config.to_str().unwrap().to_string();
+    let run = move |lines: usize, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-c", config.as_str()]);
+        with_reader_gone_after(lines, &all)
+    };
+    // `once` with its reader gone before the first alert is printed: the round still
+    // completes, its alerts are recorded and the status is the round's.
+    let once = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(0, &["once"])
+    })
+    .await
+    .unwrap();
+    assert_quiet_end(&once);
+    assert_eq!(once.status.code(), Some(0), "{}", stderr(&once));
+    let listed = tokio::task::spawn_blocking(move || {
+        let all = run(0, &["alerts", "list"]);
+        let one = run(1, &["alerts", "list", "--format", "json"]);
+        (all, one)
+    })
+    .await
+    .unwrap();
+    assert_quiet_end(&listed.0);
+    assert_quiet_end(&listed.1);
+    let output = feedwatch(&[
+        "alerts",
+        "list",
+        "--format",
+        "json",
+        "-c",
+        dir.path().join("feedwatch.toml").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 30);
+}
+
+#[test]
+fn a_closed_stderr_is_no_panic_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = big_feed(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args([
+            "feeds",
+            "parse",
+            feed.to_str().unwrap(),
+            "-c",
+            "/nonexistent/feedwatch.toml",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    // 101 would be a panic.
+    assert!(matches!(status.code(), Some(0 | 141)), "{status:?}");
 }

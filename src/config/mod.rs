@@ -27,6 +27,68 @@ use crate::topics::{self, Query};
 /// Where the config is looked for when `-c` is not given.
 pub const CONFIG_ENV: &str = "FEEDWATCH_CONFIG";
 
+/// Upper bounds of the durations, sizes and counts a config may set; a value beyond one is a
+/// located config error naming it. Each is generous for a demanding deployment and far enough
+/// from any overflow that every later use is safe: chrono conversions and `now + duration`,
+/// `Instant + Duration`, and retry and backoff multiples (the retry schedule goes to 720 times
+/// `retry_initial`). config/feedwatch.toml lists them next to each key.
+pub mod bounds {
+    use std::time::Duration;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// `default_interval`, a feed's `interval`, `max_interval` and `health_threshold`.
+    pub const INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
+    /// `connect_timeout`, `read_timeout`, `fetch_timeout` and a webhook's `timeout`.
+    pub const TIMEOUT: Duration = HOUR;
+    /// `retry_initial` (the last retries wait 720 times as long: 30 days).
+    pub const RETRY_INITIAL: Duration = HOUR;
+    /// `per_host_spacing`.
+    pub const HOST_SPACING: Duration = HOUR;
+    /// A webhook's `digest` window, and the period of its `rate_limit`.
+    pub const DIGEST: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// A webhook's `max_age`: ten years (of 365 days).
+    pub const MAX_AGE: Duration = Duration::from_secs(3650 * 24 * 3600);
+    /// The count of a webhook's `rate_limit`.
+    pub const RATE_COUNT: u32 = 1_000_000;
+    /// `max_concurrent_fetches` and `max_concurrent_article_fetches`.
+    pub const CONCURRENT_FETCHES: u64 = 4096;
+    /// `per_host_concurrency`.
+    pub const PER_HOST_CONCURRENCY: u64 = 256;
+    /// `max_body_bytes`: 1 GiB.
+    pub const BODY_BYTES: u64 = 1 << 30;
+    /// `max_items_per_feed`.
+    pub const ITEMS_PER_FEED: u64 = 100_000;
+    /// `max_article_chars`.
+    pub const ARTICLE_CHARS: u64 = 10_000_000;
+    /// `analysis_budget` and `shutdown_timeout`: longer would only hide a wedged process.
+    pub const WORK_DEADLINE: Duration = Duration::from_secs(600);
+}
+
+/// A duration as a config would write it, in its largest whole unit: "30d", "1h", "90s".
+fn short_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() != 0 || secs == 0 {
+        return format!("{}ms", duration.as_millis());
+    }
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// A size as people say it: "1 GiB", "16 MiB", or the bare number.
+fn human_size(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -198,6 +260,12 @@ impl std::str::FromStr for RateLimit {
             .ok()
             .filter(|c| *c > 0)
             .ok_or_else(|| format!("`{count}` is not a positive count"))?;
+        if count > bounds::RATE_COUNT {
+            return Err(format!(
+                "the count `{count}` is too large: at most {} is allowed",
+                bounds::RATE_COUNT
+            ));
+        }
         let per = match per.trim() {
             "s" | "sec" | "second" => Duration::from_secs(1),
             "m" | "min" | "minute" => Duration::from_secs(60),
@@ -207,6 +275,12 @@ impl std::str::FromStr for RateLimit {
         };
         if per.is_zero() {
             return Err("the period must be longer than zero".into());
+        }
+        if per > bounds::DIGEST {
+            return Err(format!(
+                "the period is too long: at most {} is allowed",
+                short_duration(bounds::DIGEST)
+            ));
         }
         Ok(RateLimit { count, per })
     }
@@ -461,16 +535,28 @@ impl Loader<'_> {
         Some((out, secrets))
     }
 
+    /// The duration `key` is set to, or `default`; at least 100 ms and at most `max`.
     fn duration(
         &mut self,
         file: &SourceFile,
+        key: &str,
         value: Option<&toml::Spanned<String>>,
         default: Duration,
+        max: Duration,
     ) -> Duration {
         let Some(value) = value else {
             return default;
         };
         match humantime::parse_duration(value.get_ref()) {
+            Ok(duration) if duration > max => {
+                let message = format!(
+                    "`{key}` is too long: at most {} is allowed (\"{}\" given)",
+                    short_duration(max),
+                    value.get_ref()
+                );
+                self.error(file, value.span(), message);
+                default
+            }
             Ok(duration) if duration >= Duration::from_millis(100) => duration,
             Ok(_) => {
                 self.error(file, value.span(), "duration must be at least 100ms");
@@ -487,14 +573,26 @@ impl Loader<'_> {
         }
     }
 
+    /// The positive integer `key` is set to, or `default`; at most `max`.
     fn positive(
         &mut self,
         file: &SourceFile,
+        key: &str,
         value: Option<&toml::Spanned<i64>>,
         default: u64,
+        max: u64,
     ) -> u64 {
         match value {
             None => default,
+            Some(value) if *value.get_ref() > 0 && *value.get_ref() as u64 > max => {
+                let limit = match human_size(max) {
+                    human if human != max.to_string() => format!("{max} ({human})"),
+                    _ => max.to_string(),
+                };
+                let message = format!("`{key}` is too large: at most {limit} is allowed");
+                self.error(file, value.span(), message);
+                default
+            }
             Some(value) if *value.get_ref() > 0 => *value.get_ref() as u64,
             Some(value) => {
                 self.error(file, value.span(), "must be a positive integer");
@@ -550,14 +648,26 @@ impl Loader<'_> {
                 .map_or_else(|| "127.0.0.1:9184".to_string(), |v| v.get_ref().clone()),
             default_interval: self.duration(
                 file,
+                "default_interval",
                 table.default_interval.as_ref(),
                 Duration::from_secs(600),
+                bounds::INTERVAL,
             ),
             jitter,
-            max_concurrent_fetches: self.positive(file, table.max_concurrent_fetches.as_ref(), 32)
-                as usize,
-            per_host_concurrency: self.positive(file, table.per_host_concurrency.as_ref(), 2)
-                as usize,
+            max_concurrent_fetches: self.positive(
+                file,
+                "max_concurrent_fetches",
+                table.max_concurrent_fetches.as_ref(),
+                32,
+                bounds::CONCURRENT_FETCHES,
+            ) as usize,
+            per_host_concurrency: self.positive(
+                file,
+                "per_host_concurrency",
+                table.per_host_concurrency.as_ref(),
+                2,
+                bounds::PER_HOST_CONCURRENCY,
+            ) as usize,
             user_agent: table.user_agent.clone().unwrap_or_else(|| {
                 format!(
                     "feedwatch/{} (+https://github.com/feedwatch/feedwatch)",
@@ -581,54 +691,98 @@ impl Loader<'_> {
                 .collect(),
             connect_timeout: self.duration(
                 file,
+                "connect_timeout",
                 table.connect_timeout.as_ref(),
                 Duration::from_secs(10),
+                bounds::TIMEOUT,
             ),
-            read_timeout: self.duration(file, table.read_timeout.as_ref(), Duration::from_secs(30)),
+            read_timeout: self.duration(
+                file,
+                "read_timeout",
+                table.read_timeout.as_ref(),
+                Duration::from_secs(30),
+                bounds::TIMEOUT,
+            ),
             fetch_timeout: self.duration(
                 file,
+                "fetch_timeout",
                 table.fetch_timeout.as_ref(),
                 Duration::from_secs(60),
+                bounds::TIMEOUT,
             ),
-            max_body_bytes: self.positive(file, table.max_body_bytes.as_ref(), 16 * 1024 * 1024),
+            max_body_bytes: self.positive(
+                file,
+                "max_body_bytes",
+                table.max_body_bytes.as_ref(),
+                16 * 1024 * 1024,
+                bounds::BODY_BYTES,
+            ),
             retry_initial: self.duration(
                 file,
+                "retry_initial",
                 table.retry_initial.as_ref(),
                 Duration::from_secs(5),
+                bounds::RETRY_INITIAL,
             ),
             per_host_spacing: match &table.per_host_spacing {
                 Some(value) if matches!(value.get_ref().trim(), "0" | "0s") => Duration::ZERO,
-                value => self.duration(file, value.as_ref(), Duration::from_secs(1)),
+                value => self.duration(
+                    file,
+                    "per_host_spacing",
+                    value.as_ref(),
+                    Duration::from_secs(1),
+                    bounds::HOST_SPACING,
+                ),
             },
             max_interval: self.duration(
                 file,
+                "max_interval",
                 table.max_interval.as_ref(),
                 Duration::from_secs(2 * 3600),
+                bounds::INTERVAL,
             ),
-            max_items_per_feed: self.positive(file, table.max_items_per_feed.as_ref(), 200)
-                as usize,
-            max_article_chars: self.positive(file, table.max_article_chars.as_ref(), 200_000)
-                as usize,
+            max_items_per_feed: self.positive(
+                file,
+                "max_items_per_feed",
+                table.max_items_per_feed.as_ref(),
+                200,
+                bounds::ITEMS_PER_FEED,
+            ) as usize,
+            max_article_chars: self.positive(
+                file,
+                "max_article_chars",
+                table.max_article_chars.as_ref(),
+                200_000,
+                bounds::ARTICLE_CHARS,
+            ) as usize,
             max_concurrent_article_fetches: self.positive(
                 file,
+                "max_concurrent_article_fetches",
                 table.max_concurrent_article_fetches.as_ref(),
                 8,
+                bounds::CONCURRENT_FETCHES,
             ) as usize,
             health_webhook: table.health_webhook.as_ref().map(|w| w.get_ref().clone()),
             health_threshold: self.duration(
                 file,
+                "health_threshold",
                 table.health_threshold.as_ref(),
                 Duration::from_secs(3600),
+                bounds::INTERVAL,
             ),
             analysis_budget: self.duration(
                 file,
+                "analysis_budget",
                 table.analysis_budget.as_ref(),
                 Duration::from_secs(5),
+                bounds::WORK_DEADLINE,
             ),
             shutdown_timeout: self.duration(
                 file,
+                "shutdown_timeout",
                 table.shutdown_timeout.as_ref(),
                 Duration::from_secs(10),
+                bounds::WORK_DEADLINE,
             ),
         }
     }
@@ -689,7 +843,13 @@ impl Loader<'_> {
             url,
             shown_url,
             url_secrets,
-            interval: self.duration(file, table.interval.as_ref(), daemon.default_interval),
+            interval: self.duration(
+                file,
+                "interval",
+                table.interval.as_ref(),
+                daemon.default_interval,
+                bounds::INTERVAL,
+            ),
             full_text: table.full_text.unwrap_or(true),
             tags: table.tags,
             origin: file.location(table.name.span().start),
@@ -858,10 +1018,10 @@ impl Loader<'_> {
                 }
             },
         };
-        let digest = table
-            .digest
-            .as_ref()
-            .map(|d| self.duration(file, Some(d), Duration::from_secs(900)));
+        let digest = table.digest.as_ref().map(|d| {
+            let default = Duration::from_secs(900);
+            self.duration(file, "digest", Some(d), default, bounds::DIGEST)
+        });
         Some(WebhookSpec {
             name: table.name.into_inner(),
             format,
@@ -872,10 +1032,18 @@ impl Loader<'_> {
             digest,
             max_age: self.duration(
                 file,
+                "max_age",
                 table.max_age.as_ref(),
                 Duration::from_secs(3 * 24 * 3600),
+                bounds::MAX_AGE,
             ),
-            timeout: self.duration(file, table.timeout.as_ref(), Duration::from_secs(30)),
+            timeout: self.duration(
+                file,
+                "timeout",
+                table.timeout.as_ref(),
+                Duration::from_secs(30),
+                bounds::TIMEOUT,
+            ),
         })
     }
 

@@ -277,3 +277,228 @@ fn rate_limits_parse() {
     assert!("0/s".parse::<RateLimit>().is_err());
     assert!("fast".parse::<RateLimit>().is_err());
 }
+
+/// Where a setting lives, so each bound can be tried in its own place.
+#[derive(Clone, Copy)]
+enum Table {
+    Daemon,
+    Feed,
+    Webhook,
+}
+
+/// A config whose only setting of note is `key = value` in `table`.
+fn config_with(table: Table, key: &str, value: &str) -> String {
+    match table {
+        Table::Daemon => format!("[daemon]\n{key} = {value}\n"),
+        Table::Feed => {
+            format!("[[feed]]\nname = \"f\"\nurl = \"http://127.0.0.1:1/f\"\n{key} = {value}\n")
+        }
+        Table::Webhook => {
+            format!("[[webhook]]\nname = \"w\"\nurl = \"http://127.0.0.1:1/w\"\n{key} = {value}\n")
+        }
+    }
+}
+
+/// Each duration key with its bound: written at the bound, and one second beyond it.
+const DURATION_BOUNDS: &[(Table, &str, &str, &str, &str)] = &[
+    (
+        Table::Daemon,
+        "default_interval",
+        "30d",
+        "30d 1s",
+        "at most 30d",
+    ),
+    (Table::Feed, "interval", "30d", "30d 1s", "at most 30d"),
+    (
+        Table::Daemon,
+        "max_interval",
+        "30d",
+        "30d 1s",
+        "at most 30d",
+    ),
+    (
+        Table::Daemon,
+        "health_threshold",
+        "30d",
+        "30d 1s",
+        "at most 30d",
+    ),
+    (
+        Table::Daemon,
+        "connect_timeout",
+        "1h",
+        "1h 1s",
+        "at most 1h",
+    ),
+    (Table::Daemon, "read_timeout", "1h", "1h 1s", "at most 1h"),
+    (Table::Daemon, "fetch_timeout", "1h", "1h 1s", "at most 1h"),
+    (Table::Daemon, "retry_initial", "1h", "1h 1s", "at most 1h"),
+    (
+        Table::Daemon,
+        "per_host_spacing",
+        "1h",
+        "1h 1s",
+        "at most 1h",
+    ),
+    (Table::Webhook, "timeout", "1h", "1h 1s", "at most 1h"),
+    (
+        Table::Daemon,
+        "analysis_budget",
+        "10m",
+        "10m 1s",
+        "at most 10m",
+    ),
+    (
+        Table::Daemon,
+        "shutdown_timeout",
+        "10m",
+        "10m 1s",
+        "at most 10m",
+    ),
+    (Table::Webhook, "digest", "7d", "7d 1s", "at most 7d"),
+    (
+        Table::Webhook,
+        "max_age",
+        "3650d",
+        "3650d 1s",
+        "at most 3650d",
+    ),
+];
+
+/// Each size or count key with its bound.
+const COUNT_BOUNDS: &[(&str, u64, &str)] = &[
+    ("max_concurrent_fetches", 4096, "at most 4096"),
+    ("per_host_concurrency", 256, "at most 256"),
+    ("max_body_bytes", 1 << 30, "at most 1073741824 (1 GiB)"),
+    ("max_items_per_feed", 100_000, "at most 100000"),
+    ("max_article_chars", 10_000_000, "at most 10000000"),
+    ("max_concurrent_article_fetches", 4096, "at most 4096"),
+];
+
+#[test]
+fn every_duration_is_accepted_up_to_its_bound() {
+    for &(table, key, at_bound, _, _) in DURATION_BOUNDS {
+        let config = load_str(&config_with(table, key, &format!("\"{at_bound}\"")));
+        let config = config.unwrap_or_else(|e| panic!("{key} = {at_bound}: {e}"));
+        let expected = humantime::parse_duration(at_bound).unwrap();
+        let got = match key {
+            "default_interval" => config.daemon.default_interval,
+            "interval" => config.feeds[0].interval,
+            "max_interval" => config.daemon.max_interval,
+            "health_threshold" => config.daemon.health_threshold,
+            "connect_timeout" => config.daemon.connect_timeout,
+            "read_timeout" => config.daemon.read_timeout,
+            "fetch_timeout" => config.daemon.fetch_timeout,
+            "retry_initial" => config.daemon.retry_initial,
+            "per_host_spacing" => config.daemon.per_host_spacing,
+            "timeout" => config.webhooks[0].timeout,
+            "analysis_budget" => config.daemon.analysis_budget,
+            "shutdown_timeout" => config.daemon.shutdown_timeout,
+            "digest" => config.webhooks[0].digest.unwrap(),
+            "max_age" => config.webhooks[0].max_age,
+            other => panic!("no check for {other}"),
+        };
+        assert_eq!(got, expected, "{key}");
+    }
+}
+
+#[test]
+fn a_duration_beyond_its_bound_is_a_located_error_naming_the_bound() {
+    for &(table, key, _, beyond, bound) in DURATION_BOUNDS {
+        for value in [beyond, "500000y"] {
+            let text = config_with(table, key, &format!("\"{value}\""));
+            let error = only_error(load_str(&text));
+            assert!(error.message.contains(bound), "{key}: {}", error.message);
+            assert!(
+                error.message.contains(&format!("`{key}`")),
+                "{}",
+                error.message
+            );
+            let location = error.location.clone().unwrap();
+            let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+            assert_eq!(
+                (location.line, location.column),
+                (line, key.len() + 4),
+                "{key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_size_and_count_is_accepted_up_to_its_bound_and_not_beyond() {
+    for &(key, bound, message) in COUNT_BOUNDS {
+        let config = load_str(&config_with(Table::Daemon, key, &bound.to_string()))
+            .unwrap_or_else(|e| panic!("{key} = {bound}: {e}"));
+        let daemon = &config.daemon;
+        let got = match key {
+            "max_concurrent_fetches" => daemon.max_concurrent_fetches as u64,
+            "per_host_concurrency" => daemon.per_host_concurrency as u64,
+            "max_body_bytes" => daemon.max_body_bytes,
+            "max_items_per_feed" => daemon.max_items_per_feed as u64,
+            "max_article_chars" => daemon.max_article_chars as u64,
+            "max_concurrent_article_fetches" => daemon.max_concurrent_article_fetches as u64,
+            other => panic!("no check for {other}"),
+        };
+        assert_eq!(got, bound, "{key}");
+
+        for beyond in [bound + 1, i64::MAX as u64] {
+            let error = only_error(load_str(&config_with(
+                Table::Daemon,
+                key,
+                &beyond.to_string(),
+            )));
+            assert!(error.message.contains(message), "{key}: {}", error.message);
+            let location = error.location.unwrap();
+            assert_eq!(
+                (location.line, location.column),
+                (2, key.len() + 4),
+                "{key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rate_limits_are_bounded() {
+    assert!("1000000/s".parse::<RateLimit>().is_ok());
+    assert!("1/7d".parse::<RateLimit>().is_ok());
+    let err = "1000001/s".parse::<RateLimit>().unwrap_err();
+    assert!(err.contains("at most 1000000"), "{err}");
+    let err = "1/7d 1s".parse::<RateLimit>().unwrap_err();
+    assert!(err.contains("at most 7d"), "{err}");
+    let err = "1/500000y".parse::<RateLimit>().unwrap_err();
+    assert!(err.contains("at most 7d"), "{err}");
+    let error = only_error(load_str(&config_with(
+        Table::Webhook,
+        "rate_limit",
+        "\"1/500000y\"",
+    )));
+    assert_eq!(error.location.unwrap().line, 4);
+}
+
+#[test]
+fn the_shipped_config_documents_every_bound() {
+    let shipped = fs::read_to_string("config/feedwatch.toml").unwrap();
+    for &(_, key, at_bound, _, _) in DURATION_BOUNDS {
+        let documented = shipped
+            .lines()
+            .any(|l| l.contains(key) && l.contains(&format!("at most {at_bound}")));
+        assert!(
+            documented,
+            "config/feedwatch.toml does not give the bound of `{key}`"
+        );
+    }
+    for &(key, bound, _) in COUNT_BOUNDS {
+        let human = super::human_size(bound);
+        let documented = shipped.lines().any(|l| {
+            l.contains(key)
+                && (l.contains(&format!("at most {bound}"))
+                    || l.contains(&format!("at most {human}")))
+        });
+        assert!(
+            documented,
+            "config/feedwatch.toml does not give the bound of `{key}`"
+        );
+    }
+}
