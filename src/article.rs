@@ -49,11 +49,13 @@ impl Article {
     /// Builds the article of `item`. `page` is the extraction of the item's linked page, if it
     /// was fetched and extracted; a page with no usable text falls back to the feed's text.
     pub fn from_item(feed: &FeedSpec, item: &FeedItem, page: Option<extract::Article>) -> Self {
+        // Feed titles and summaries arrive as plain text; only the content is HTML.
         let summary = item
             .summary
             .as_deref()
-            .map(html_to_text)
-            .filter(|s| !s.is_empty());
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         let page = page.filter(|p| !p.text.trim().is_empty());
         let (text, text_source) = match &page {
             Some(page) => (page.text.clone(), TextSource::Page),
@@ -71,7 +73,7 @@ impl Article {
         let title = if item.title.is_empty() {
             page.as_ref().map(|p| p.title.clone()).unwrap_or_default()
         } else {
-            html_to_text(&item.title)
+            item.title.trim().to_string()
         };
         let mut authors = item.authors.clone();
         if authors.is_empty() {

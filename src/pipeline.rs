@@ -350,12 +350,11 @@ impl Pipeline {
         let feed_spec = feed.clone();
         let owned_item = item.clone();
         let (article, matches, learned) = tokio::task::spawn_blocking(move || {
-            let hint_title = article::html_to_text(&owned_item.title);
-            let hint_summary = owned_item.summary.as_deref().map(article::html_to_text);
+            // The feed reader already gives the title and summary as plain text.
             let options = ExtractOptions {
                 hints: Some(Hints {
-                    title: Some(&hint_title),
-                    summary: hint_summary.as_deref(),
+                    title: Some(&owned_item.title),
+                    summary: owned_item.summary.as_deref(),
                 }),
                 memory: memory.as_ref(),
                 ..ExtractOptions::default()
