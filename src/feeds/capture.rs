@@ -24,8 +24,9 @@ pub enum Kind {
     /// XHTML children (Atom `type="xhtml"`, `xhtml:body`): re-serialised as HTML, without the
     /// wrapping `div` Atom requires.
     Xhtml,
-    /// Base64 of HTML or of plain text (Atom 0.3 `mode="base64"`).
-    Base64 { html: bool },
+    /// Base64 of HTML or of plain text (Atom 0.3 `mode="base64"`, Atom 1.0 content of another
+    /// media type); `html: None` decides by the decoded text, and binary data reads as empty.
+    Base64 { html: Option<bool> },
 }
 
 /// A finished field: its text as collected and whether that is HTML.
@@ -249,11 +250,19 @@ impl<'a> Capture<'a> {
                     .filter(|b| !b.is_ascii_whitespace())
                     .collect();
                 match base64::engine::general_purpose::STANDARD.decode(&compact) {
-                    Ok(bytes) => Value {
-                        raw: String::from_utf8_lossy(&bytes).into_owned(),
-                        html,
-                        refs: false,
-                    },
+                    Ok(bytes) => {
+                        // Images and other binary content have nothing to read.
+                        let raw = String::from_utf8(bytes)
+                            .ok()
+                            .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()))
+                            .unwrap_or_default();
+                        let html = html.unwrap_or_else(|| text::looks_like_html(&raw));
+                        Value {
+                            raw,
+                            html,
+                            refs: false,
+                        }
+                    }
                     // Not base64 after all: a feed that says so but sends text.
                     Err(_) => {
                         let html = text::looks_like_html(&self.buf);

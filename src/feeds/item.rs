@@ -24,7 +24,7 @@ pub const TITLE_SLOTS: usize = 5;
 /// `media:description`.
 pub const SUMMARY_SLOTS: usize = 6;
 /// Sources of the content, best first: `content:encoded`, Atom `content` (HTML), Atom
-/// `content` (text), `xhtml:body`.
+/// `content` (text), `xhtml:body` / `body` / `fullitem`.
 pub const CONTENT_SLOTS: usize = 4;
 /// Dates of publication, best first: `pubDate` / `published` / `issued`, `dc:date`,
 /// `dcterms:issued`, `created`, `dcterms:created`; then of update: `updated` / `modified`,
@@ -42,8 +42,11 @@ pub struct Draft {
     pub updated: [Option<String>; UPDATED_SLOTS],
     /// The first alternate link (`rel="alternate"`, no rel, or RSS `<link>`).
     pub alternate: Option<String>,
-    /// The first link of any relation, in document order, as the old reader fell back to.
-    pub first_link: Option<String>,
+    /// The links the old reader would have keyed the item by: the first of the kinds it took
+    /// for the item's own link (RSS `<link>`, `<comments>` and `wfw:commentRss`; Atom links
+    /// without a relation or `alternate`), in document order, else the first Atom link of any
+    /// relation. Kept apart from the shown link so stored keys stay the same.
+    pub key_links: [Option<String>; 2],
     /// The first link of another relation that can stand for the item (`related`, `via`, …).
     pub other_link: Option<String>,
     /// The guid, when it is a permalink.
@@ -52,6 +55,9 @@ pub struct Draft {
     pub media: Option<String>,
     pub authors: Vec<String>,
     pub contributors: Vec<String>,
+    /// The old reader kept RSS 2.0's `content:encoded` untrimmed and trimmed every other
+    /// content; the hash identity depends on it.
+    pub untrimmed_encoded: bool,
 }
 
 impl Draft {
@@ -69,9 +75,6 @@ impl Draft {
         if href.is_empty() {
             return;
         }
-        if self.first_link.is_none() {
-            self.first_link = Some(href.clone());
-        }
         match rel {
             "" | "alternate" => {
                 self.alternate.get_or_insert(href);
@@ -83,6 +86,14 @@ impl Draft {
             _ => {
                 self.other_link.get_or_insert(href);
             }
+        }
+    }
+
+    /// Records a link the old reader keyed items by (see `key_links`).
+    pub fn add_key_link(&mut self, href: &str, primary: bool) {
+        let slot = &mut self.key_links[usize::from(!primary)];
+        if slot.is_none() && !href.is_empty() {
+            *slot = Some(href.to_string());
         }
     }
 
@@ -154,23 +165,24 @@ impl Draft {
         if !id.is_empty() {
             return ItemKey(format!("id:{id}"));
         }
-        if let Some(link) = self.alternate.as_ref().or(self.first_link.as_ref()) {
+        if let Some(link) = self.key_links.iter().flatten().next() {
             return ItemKey(format!("link:{}", canonical_link(link)));
         }
         // The primary title, summary and content exactly as collected, as the old reader
         // hashed them.
         let title = self.titles[0].as_ref().map_or("", |v| v.raw.trim());
-        let summary = self.summaries[0]
-            .as_ref()
-            .map(|v| v.raw.as_str())
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or("");
-        let content = self.contents[..2]
+        let summary = self.summaries[0].as_ref().map_or("", |v| v.raw.trim());
+        let content = self.contents[..3]
             .iter()
-            .flatten()
-            .map(|v| v.raw.as_str())
-            .next()
-            .filter(|s| !s.trim().is_empty())
+            .enumerate()
+            .find_map(|(slot, v)| Some((slot, v.as_ref()?)))
+            .map(|(slot, v)| {
+                if slot == 0 && self.untrimmed_encoded && !v.raw.trim().is_empty() {
+                    v.raw.as_str()
+                } else {
+                    v.raw.trim()
+                }
+            })
             .unwrap_or("");
         ItemKey(content_hash(title, summary, content))
     }

@@ -94,7 +94,9 @@ fn draft(item: &Object, base: Option<&url::Url>) -> Draft {
     };
     for key in ["url", "external_url"] {
         if let Some(link) = string(item, key) {
-            draft.add_link(resolve(base, link), "");
+            let link = resolve(base, link);
+            draft.add_key_link(&link, true);
+            draft.add_link(link, "");
         }
     }
     // JSON Feed titles and summaries are plain text by the spec, but feeds put entities and

@@ -24,6 +24,8 @@ pub enum Ns {
     Rdf,
     Xhtml,
     Xml,
+    /// Well-Formed Web comments; read only for the identity of items (see `item`).
+    Wfw,
     /// A prefixed namespace we do not read.
     Other,
 }
@@ -49,6 +51,7 @@ const KNOWN: &[(&str, Ns)] = &[
     ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", Ns::Rdf),
     ("http://www.w3.org/1999/xhtml", Ns::Xhtml),
     ("http://www.w3.org/xml/1998/namespace", Ns::Xml),
+    ("http://wellformedweb.org/CommentAPI/", Ns::Wfw),
     ("http://purl.org/rss/1.0/", Ns::Core),
     ("http://my.netscape.com/rdf/simple/0.9/", Ns::Core),
     ("http://backend.userland.com/rss2", Ns::Core),
@@ -80,6 +83,7 @@ fn by_prefix(prefix: &str) -> Ns {
         "rdf" => Ns::Rdf,
         "xhtml" => Ns::Xhtml,
         "xml" => Ns::Xml,
+        "wfw" => Ns::Wfw,
         _ => Ns::Other,
     }
 }

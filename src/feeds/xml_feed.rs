@@ -31,6 +31,8 @@ const CAP_SHORT: usize = 8 * 1024;
 enum Format {
     Unknown,
     Rss,
+    /// RSS 0.90 and 1.0, rooted in `rdf:RDF`.
+    Rdf,
     Atom,
     Atom03,
 }
@@ -68,8 +70,12 @@ enum Target {
     Summary(usize),
     Content(usize),
     Id,
-    Guid { permalink: Option<bool> },
+    Guid {
+        permalink: Option<bool>,
+    },
     Link,
+    /// `<comments>` or `wfw:commentRss`: only ever part of an item's identity.
+    KeyLink,
     Published(usize),
     Updated(usize),
     PersonName,
@@ -185,11 +191,12 @@ fn typed_kind(tag: &Tag, default: Kind) -> Option<Kind> {
         t if t.ends_with("+xml") || t.ends_with("/xml") => Kind::Xhtml,
         t if t.starts_with("text/") => Kind::Plain,
         _ if attr_lower(tag, "mode") == "escaped" => Kind::Html,
-        _ => return None,
+        // Atom says any other media type comes base64-encoded.
+        _ => Kind::Base64 { html: None },
     };
     Some(match attr_lower(tag, "mode").as_str() {
-        "base64" => Kind::Base64 {
-            html: kind != Kind::Plain,
+        "base64" if !matches!(kind, Kind::Base64 { .. }) => Kind::Base64 {
+            html: Some(kind != Kind::Plain),
         },
         "escaped" if kind == Kind::Xhtml => Kind::Html,
         _ => kind,
@@ -224,7 +231,9 @@ impl<'a> Builder<'a> {
         }
         match name {
             "rss" | "rdf" | "channel" | "feed" if core || ns == Ns::Rdf => {
-                let format = if name != "feed" {
+                let format = if name == "rdf" {
+                    Format::Rdf
+                } else if name != "feed" {
                     Format::Rss
                 } else if ns == Ns::Atom03
                     || tag
@@ -243,7 +252,8 @@ impl<'a> Builder<'a> {
         if self.containers == 0 {
             return Action::Pass;
         }
-        let title_kind = if atomish {
+        let atom03 = ns == Ns::Atom03 || (ns == Ns::Core && self.format == Format::Atom03);
+        let title_kind = if atomish && !atom03 {
             typed_kind(tag, Kind::Plain)
         } else {
             typed_kind(tag, Kind::Sniff)
@@ -294,7 +304,14 @@ impl<'a> Builder<'a> {
         core: bool,
         atomish: bool,
     ) -> Action {
-        let text_default = if atomish { Kind::Plain } else { Kind::Sniff };
+        // Atom 1.0 text is plain unless typed. Atom 0.3 says the same, but its feeds left the
+        // type off HTML often enough that guessing serves readers better.
+        let atom03 = ns == Ns::Atom03 || (ns == Ns::Core && self.format == Format::Atom03);
+        let text_default = if atomish && !atom03 {
+            Kind::Plain
+        } else {
+            Kind::Sniff
+        };
         let field = |target, kind: Option<Kind>, cap| match kind {
             Some(kind) => Action::Field(target, kind, cap),
             None => Action::Skip,
@@ -315,11 +332,21 @@ impl<'a> Builder<'a> {
             (_, "link") if core => match tag.attr("href") {
                 Some(href) => {
                     let href = resolve(tag.base.map(|b| &**b), &href);
-                    draft.add_link(href, &relation(tag));
+                    let rel = relation(tag);
+                    if self.format.is_atom() {
+                        draft.add_key_link(&href, rel.is_empty() || rel == "alternate");
+                    }
+                    draft.add_link(href, &rel);
                     Action::Skip
                 }
                 None => Action::Field(Target::Link, Kind::Plain, CAP_SHORT),
             },
+            (Ns::Core, "comments") if self.format == Format::Rss => {
+                Action::Field(Target::KeyLink, Kind::Plain, CAP_SHORT)
+            }
+            (Ns::Wfw, "commentrss") if self.format != Format::Rdf => {
+                Action::Field(Target::KeyLink, Kind::Plain, CAP_SHORT)
+            }
             (Ns::Core, "guid") => {
                 let permalink = tag
                     .attr("ispermalink")
@@ -342,11 +369,12 @@ impl<'a> Builder<'a> {
                 }
                 match typed_kind(tag, text_default) {
                     Some(kind) => {
-                        let slot = if matches!(kind, Kind::Plain | Kind::Base64 { html: false }) {
-                            2
-                        } else {
-                            1
-                        };
+                        let slot =
+                            if matches!(kind, Kind::Plain | Kind::Base64 { html: Some(false) }) {
+                                2
+                            } else {
+                                1
+                            };
                         let cap = if matches!(kind, Kind::Base64 { .. }) {
                             CAP_TEXT / 3 * 4 + 4
                         } else {
@@ -358,7 +386,11 @@ impl<'a> Builder<'a> {
                 }
             }
             (Ns::Content, "encoded") => Action::Field(Target::Content(0), Kind::Html, CAP_TEXT),
-            (Ns::Xhtml, "body") => Action::Field(Target::Content(3), Kind::Xhtml, CAP_TEXT),
+            (Ns::Xhtml | Ns::Core, "body") => {
+                Action::Field(Target::Content(3), Kind::Xhtml, CAP_TEXT)
+            }
+            (Ns::Core, "fullitem") => Action::Field(Target::Content(3), Kind::Html, CAP_TEXT),
+            (Ns::Core, "abstract") => Action::Field(Target::Summary(2), Kind::Sniff, CAP_TEXT),
             (Ns::Dc, "description") => Action::Field(Target::Summary(1), Kind::Sniff, CAP_TEXT),
             (Ns::Dcterms, "description" | "abstract") => {
                 Action::Field(Target::Summary(2), Kind::Sniff, CAP_TEXT)
@@ -404,8 +436,10 @@ impl<'a> Builder<'a> {
                 }
                 Action::Pass
             }
-            (_, "source" | "category" | "comments" | "item" | "entry") => Action::Skip,
-            _ => Action::Pass,
+            (Ns::Media, "group") => Action::Pass,
+            // Whatever else an item holds (an image, a source feed, extensions) may have
+            // titles and links of its own that are not the item's.
+            _ => Action::Skip,
         }
     }
 
@@ -457,7 +491,17 @@ impl<'a> Builder<'a> {
                     Target::Link => {
                         let link = short();
                         if !link.is_empty() {
-                            draft.add_link(resolve(base, &link), "");
+                            let link = resolve(base, &link);
+                            if !self.format.is_atom() {
+                                draft.add_key_link(&link, true);
+                            }
+                            draft.add_link(link, "");
+                        }
+                    }
+                    Target::KeyLink => {
+                        let link = short();
+                        if !link.is_empty() {
+                            draft.add_key_link(&resolve(base, &link), true);
                         }
                     }
                     Target::Published(slot) => draft.published[slot] = Some(short()),
@@ -587,7 +631,10 @@ impl<'a> Handler<'a> for Builder<'a> {
                 if self.items.len() >= MAX_ITEMS {
                     return Err(FeedError::TooManyItems);
                 }
-                self.entry = Some(Draft::default());
+                self.entry = Some(Draft {
+                    untrimmed_encoded: self.format == Format::Rss,
+                    ..Draft::default()
+                });
                 Frame::Entry
             }
             Action::Person(role) => {
