@@ -103,6 +103,9 @@ pub fn read<'a>(
     let mut elements = 0usize;
     let mut text_run = 0usize;
     let mut scratch = String::new();
+    // Bytes of resolved bases the document may still make. Each base is capped, but a flood of
+    // elements each with a relative base would still make a capped base per element.
+    let mut base_budget = 2 * doc.len() + 64 * 1024;
 
     let broken = loop {
         let event = match reader.read_event() {
@@ -150,8 +153,15 @@ pub fn read<'a>(
                         scopes.declare("", &unescape(value));
                     } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                         scopes.declare(prefix, &unescape(value));
-                    } else if *key == "xml:base" {
-                        own_base = resolve_base(parent_base, &unescape(value)).map(Rc::new);
+                    } else if *key == "xml:base"
+                        && parent_base.map_or(0, |b| b.as_str().len()) + value.len() <= base_budget
+                    {
+                        own_base = resolve_base(parent_base, &unescape(value))
+                            .filter(|base| base.as_str().len() <= base_budget)
+                            .map(|base| {
+                                base_budget -= base.as_str().len();
+                                Rc::new(base)
+                            });
                     }
                 }
                 let element_base = own_base.or_else(|| parent_base.cloned());

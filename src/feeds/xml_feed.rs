@@ -135,12 +135,36 @@ struct Builder<'a> {
     entry: Option<Draft>,
     feed: FeedDraft,
     items: Vec<FeedItem>,
+    /// The base the caller gave, for links once `link_budget` is spent.
+    doc_base: Option<Url>,
+    /// Bytes that resolving links against `xml:base` may still add. A long base above many
+    /// short relative links would otherwise turn each few-byte link into a base-sized string;
+    /// with the budget, the links' total size stays proportional to the document's.
+    link_budget: usize,
+}
+
+/// `href` resolved against `base` while `budget` lasts, then against the document's base.
+fn resolve_within(
+    budget: &mut usize,
+    doc_base: Option<&Url>,
+    base: Option<&Url>,
+    href: &str,
+) -> String {
+    let base = match base {
+        Some(base) if base.as_str().len() <= *budget => Some(base),
+        _ => doc_base,
+    };
+    let resolved = resolve(base, href);
+    *budget = budget.saturating_sub(resolved.len().saturating_sub(href.len()));
+    resolved
 }
 
 /// Reads an RSS or Atom document. `base` is the document's base URL.
 pub fn parse(doc: &str, base: Option<&str>) -> Result<ParsedFeed, FeedError> {
     let base = base.and_then(|b| Url::parse(b.trim()).ok());
     let mut builder = Builder {
+        doc_base: base.clone(),
+        link_budget: 2 * doc.len() + 64 * 1024,
         format: Format::Unknown,
         containers: 0,
         seen_container: false,
@@ -271,7 +295,12 @@ impl<'a> Builder<'a> {
                 Some(href) => {
                     let rel = relation(tag);
                     if (rel.is_empty() || rel == "alternate") && self.feed.link.is_none() {
-                        let href = resolve(tag.base.map(|b| &**b), &href);
+                        let href = resolve_within(
+                            &mut self.link_budget,
+                            self.doc_base.as_ref(),
+                            tag.base.map(|b| &**b),
+                            &href,
+                        );
                         self.feed.link = Some(href).filter(|h| !h.is_empty());
                     }
                     Action::Skip
@@ -331,7 +360,12 @@ impl<'a> Builder<'a> {
             }
             (_, "link") if core => match tag.attr("href") {
                 Some(href) => {
-                    let href = resolve(tag.base.map(|b| &**b), &href);
+                    let href = resolve_within(
+                        &mut self.link_budget,
+                        self.doc_base.as_ref(),
+                        tag.base.map(|b| &**b),
+                        &href,
+                    );
                     let rel = relation(tag);
                     if self.format.is_atom() {
                         draft.add_key_link(&href, rel.is_empty() || rel == "alternate");
@@ -420,7 +454,12 @@ impl<'a> Builder<'a> {
             (Ns::Dc, "contributor") => Action::Person(Role::ItemContributor),
             (Ns::Core, "enclosure") => {
                 if let Some(url) = tag.attr("url") {
-                    let url = resolve(tag.base.map(|b| &**b), &url);
+                    let url = resolve_within(
+                        &mut self.link_budget,
+                        self.doc_base.as_ref(),
+                        tag.base.map(|b| &**b),
+                        &url,
+                    );
                     if !url.is_empty() {
                         draft.enclosure.get_or_insert(url);
                     }
@@ -429,7 +468,12 @@ impl<'a> Builder<'a> {
             }
             (Ns::Media, "content") => {
                 if let Some(url) = tag.attr("url") {
-                    let url = resolve(tag.base.map(|b| &**b), &url);
+                    let url = resolve_within(
+                        &mut self.link_budget,
+                        self.doc_base.as_ref(),
+                        tag.base.map(|b| &**b),
+                        &url,
+                    );
                     if !url.is_empty() {
                         draft.media.get_or_insert(url);
                     }
@@ -455,7 +499,12 @@ impl<'a> Builder<'a> {
             }
             Target::FeedLink => {
                 if self.feed.link.is_none() && !value.raw.trim().is_empty() {
-                    self.feed.link = Some(resolve(base, &value.raw));
+                    self.feed.link = Some(resolve_within(
+                        &mut self.link_budget,
+                        self.doc_base.as_ref(),
+                        base,
+                        &value.raw,
+                    ));
                 }
             }
             Target::Ttl => self.feed.ttl = Some(short()),
@@ -475,6 +524,8 @@ impl<'a> Builder<'a> {
                 let Some(draft) = self.entry.as_mut() else {
                     return;
                 };
+                let budget = &mut self.link_budget;
+                let doc_base = self.doc_base.as_ref();
                 match target {
                     Target::Title(slot) => keep(&mut draft.titles[slot], value),
                     Target::Summary(slot) => keep(&mut draft.summaries[slot], value),
@@ -484,14 +535,15 @@ impl<'a> Builder<'a> {
                         let guid = short();
                         let is_url = guid.starts_with("http://") || guid.starts_with("https://");
                         if permalink == Some(true) || (permalink.is_none() && is_url) {
-                            draft.guid_link = Some(resolve(base, &guid)).filter(|l| !l.is_empty());
+                            let link = resolve_within(budget, doc_base, base, &guid);
+                            draft.guid_link = Some(link).filter(|l| !l.is_empty());
                         }
                         draft.id = Some(guid);
                     }
                     Target::Link => {
                         let link = short();
                         if !link.is_empty() {
-                            let link = resolve(base, &link);
+                            let link = resolve_within(budget, doc_base, base, &link);
                             if !self.format.is_atom() {
                                 draft.add_key_link(&link, true);
                             }
@@ -501,7 +553,8 @@ impl<'a> Builder<'a> {
                     Target::KeyLink => {
                         let link = short();
                         if !link.is_empty() {
-                            draft.add_key_link(&resolve(base, &link), true);
+                            let link = resolve_within(budget, doc_base, base, &link);
+                            draft.add_key_link(&link, true);
                         }
                     }
                     Target::Published(slot) => draft.published[slot] = Some(short()),
