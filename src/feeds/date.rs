@@ -239,32 +239,191 @@ fn named_zone(name: &str) -> Option<i32> {
     }
 }
 
-fn month_number(word: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
+/// Month names in the languages of the feeds we watch most, nominative and genitive where
+/// they differ. A word names a month when it starts that month's name in every language it
+/// starts one in, so "jun", "juni" and "июн" are June but "jui" (juin or juillet) is nothing.
+const MONTHS: [&[&str]; 12] = [
+    &[
         "january",
+        "januar",
+        "janvier",
+        "enero",
+        "gennaio",
+        "janeiro",
+        "januari",
+        "январь",
+        "января",
+        "січень",
+        "січня",
+        "styczeń",
+        "stycznia",
+    ],
+    &[
         "february",
+        "februar",
+        "février",
+        "febrero",
+        "febbraio",
+        "fevereiro",
+        "februari",
+        "февраль",
+        "февраля",
+        "лютий",
+        "лютого",
+        "luty",
+        "lutego",
+    ],
+    &[
         "march",
+        "märz",
+        "mars",
+        "marzo",
+        "março",
+        "maart",
+        "март",
+        "марта",
+        "березень",
+        "березня",
+        "marzec",
+        "marca",
+    ],
+    &[
         "april",
+        "avril",
+        "abril",
+        "aprile",
+        "апрель",
+        "апреля",
+        "квітень",
+        "квітня",
+        "kwiecień",
+        "kwietnia",
+    ],
+    &[
         "may",
+        "mai",
+        "mayo",
+        "maggio",
+        "maio",
+        "mei",
+        "май",
+        "мая",
+        "травень",
+        "травня",
+        "maj",
+        "maja",
+    ],
+    &[
         "june",
+        "juni",
+        "juin",
+        "junio",
+        "giugno",
+        "junho",
+        "июнь",
+        "июня",
+        "червень",
+        "червня",
+        "czerwiec",
+        "czerwca",
+    ],
+    &[
         "july",
+        "juli",
+        "juillet",
+        "julio",
+        "luglio",
+        "julho",
+        "июль",
+        "июля",
+        "липень",
+        "липня",
+        "lipiec",
+        "lipca",
+    ],
+    &[
         "august",
+        "août",
+        "agosto",
+        "augustus",
+        "август",
+        "августа",
+        "серпень",
+        "серпня",
+        "sierpień",
+        "sierpnia",
+    ],
+    &[
         "september",
+        "septembre",
+        "septiembre",
+        "settembre",
+        "setembro",
+        "сентябрь",
+        "сентября",
+        "вересень",
+        "вересня",
+        "wrzesień",
+        "września",
+        "sept",
+    ],
+    &[
         "october",
+        "oktober",
+        "octobre",
+        "octubre",
+        "ottobre",
+        "outubro",
+        "октябрь",
+        "октября",
+        "жовтень",
+        "жовтня",
+        "październik",
+        "października",
+    ],
+    &[
         "november",
+        "novembre",
+        "noviembre",
+        "novembro",
+        "ноябрь",
+        "ноября",
+        "листопад",
+        "листопада",
+        "listopad",
+        "listopada",
+    ],
+    &[
         "december",
-    ];
-    let lower = word.to_ascii_lowercase();
-    if lower.len() < 3 {
+        "dezember",
+        "décembre",
+        "diciembre",
+        "dicembre",
+        "dezembro",
+        "декабрь",
+        "декабря",
+        "грудень",
+        "грудня",
+        "grudzień",
+        "grudnia",
+    ],
+];
+
+fn month_number(word: &str) -> Option<u32> {
+    let lower = word.to_lowercase();
+    if lower.chars().count() < 3 {
         return None;
     }
-    if lower == "sept" {
-        return Some(9);
+    let mut found = None;
+    for (at, names) in MONTHS.iter().enumerate() {
+        if names.iter().any(|name| name.starts_with(lower.as_str())) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(at as u32 + 1);
+        }
     }
-    MONTHS
-        .iter()
-        .position(|m| m.starts_with(lower.as_str()))
-        .map(|i| i as u32 + 1)
+    found
 }
 
 fn is_weekday(word: &str) -> bool {
@@ -294,9 +453,12 @@ fn loose(text: &str) -> Option<DateTime<Utc>> {
     let mut offset: Option<i32> = None;
     while i < bytes.len() {
         let b = bytes[i];
-        if b.is_ascii_alphabetic() {
+        let letter = |at: usize| text[at..].chars().next().is_some_and(char::is_alphabetic);
+        if !text.is_char_boundary(i) {
+            i += 1;
+        } else if letter(i) {
             let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            while i < bytes.len() && (!text.is_char_boundary(i) || letter(i)) {
                 i += 1;
             }
             let word = &text[start..i];
@@ -445,6 +607,11 @@ mod tests {
             ("Sun Nov  6 08:49:37 1994", "1994-11-06T08:49:37Z"),
             ("Mon, 1 Sept 2003 10:00:00 +00:00", "2003-09-01T10:00:00Z"),
             ("13 Dec 99 18:30:02 GMT", "1999-12-13T18:30:02Z"),
+            ("Пт, 25 ноя 2022 10:00:00 +0300", "2022-11-25T07:00:00Z"),
+            ("25 ноября 2022, 10:00", "2022-11-25T10:00:00Z"),
+            ("Mi, 05 Okt 2022 10:00:00 +0200", "2022-10-05T08:00:00Z"),
+            ("5 juin 2022 10:00", "2022-06-05T10:00:00Z"),
+            ("25.11.2022 10:00", "2022-11-25T10:00:00Z"),
         ];
         for (text, want) in cases {
             assert_eq!(iso_of(text).as_deref(), Some(want), "{text}");

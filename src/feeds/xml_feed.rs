@@ -288,7 +288,7 @@ impl<'a> Builder<'a> {
                 Some(kind) => Action::Field(Target::FeedTitle(0), kind, CAP_TITLE),
                 None => Action::Skip,
             },
-            (Ns::Dc | Ns::Dcterms, "title") => {
+            (Ns::Dc | Ns::Dcterms | Ns::Itunes, "title") => {
                 Action::Field(Target::FeedTitle(1), Kind::Sniff, CAP_TITLE)
             }
             (_, "link") if core => match tag.attr("href") {
