@@ -67,11 +67,9 @@ impl Value {
 
     /// The field as HTML, cut at `max_bytes`. Plain text is escaped, so consumers can treat
     /// every content as HTML.
-    pub fn to_html(&self, max_bytes: usize) -> String {
+    pub fn into_html(self, max_bytes: usize) -> String {
         let mut html = if self.html {
-            let mut raw = self.raw.clone();
-            truncate(&mut raw, max_bytes);
-            raw
+            self.raw
         } else {
             let decoded;
             let source = if self.refs {

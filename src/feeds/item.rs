@@ -24,7 +24,7 @@ pub const TITLE_SLOTS: usize = 5;
 /// `media:description`.
 pub const SUMMARY_SLOTS: usize = 6;
 /// Sources of the content, best first: `content:encoded`, Atom `content` (HTML), Atom
-/// `content` (text), `xhtml:body` / `body` / `fullitem`.
+/// `content` (text), `xhtml:body` / `body` / `fullitem` / `turbo:content` / `yandex:full-text`.
 pub const CONTENT_SLOTS: usize = 4;
 /// Dates of publication, best first: `pubDate` / `published` / `issued`, `dc:date`,
 /// `dcterms:issued`, `created`, `dcterms:created`; then of update: `updated` / `modified`,
@@ -99,6 +99,7 @@ impl Draft {
 
     /// The finished item; `feed_authors` stand in when the item names nobody.
     pub fn finish(self, feed_authors: &[String]) -> FeedItem {
+        let key = self.key();
         let title = self
             .titles
             .iter()
@@ -106,13 +107,6 @@ impl Draft {
             .map(|v| v.to_text(usize::MAX, MAX_TITLE_CHARS))
             .find(|t| !t.is_empty())
             .unwrap_or_default();
-        let content = self
-            .contents
-            .iter()
-            .flatten()
-            .filter(|v| !v.raw.trim().is_empty())
-            .map(|v| v.to_html(MAX_CONTENT_BYTES))
-            .find(|html| !html.trim().is_empty());
         let summary = self
             .summaries
             .iter()
@@ -135,20 +129,25 @@ impl Draft {
             .find_map(|raw| parse_date(raw));
         let link = self
             .alternate
-            .clone()
-            .or_else(|| self.guid_link.clone())
-            .or_else(|| self.enclosure.clone())
-            .or_else(|| self.media.clone())
-            .or_else(|| self.other_link.clone());
+            .or(self.guid_link)
+            .or(self.enclosure)
+            .or(self.media)
+            .or(self.other_link);
         let mut authors = if !self.authors.is_empty() {
-            self.authors.clone()
+            self.authors
         } else if !self.contributors.is_empty() {
-            self.contributors.clone()
+            self.contributors
         } else {
             feed_authors.to_vec()
         };
         authors.truncate(MAX_AUTHORS);
-        let key = self.key();
+        let content = self
+            .contents
+            .into_iter()
+            .flatten()
+            .filter(|v| !v.raw.trim().is_empty())
+            .map(|v| v.into_html(MAX_CONTENT_BYTES))
+            .find(|html| !html.trim().is_empty());
         FeedItem {
             key,
             title,

@@ -26,6 +26,10 @@ pub enum Ns {
     Xml,
     /// Well-Formed Web comments; read only for the identity of items (see `item`).
     Wfw,
+    /// Yandex's `yandex:full-text` and Turbo pages' `turbo:content`, which Russian news feeds
+    /// use for the article's full text.
+    Yandex,
+    Turbo,
     /// A prefixed namespace we do not read.
     Other,
 }
@@ -52,6 +56,8 @@ const KNOWN: &[(&str, Ns)] = &[
     ("http://www.w3.org/1999/xhtml", Ns::Xhtml),
     ("http://www.w3.org/xml/1998/namespace", Ns::Xml),
     ("http://wellformedweb.org/CommentAPI/", Ns::Wfw),
+    ("http://news.yandex.ru", Ns::Yandex),
+    ("http://turbo.yandex.ru", Ns::Turbo),
     ("http://purl.org/rss/1.0/", Ns::Core),
     ("http://my.netscape.com/rdf/simple/0.9/", Ns::Core),
     ("http://backend.userland.com/rss2", Ns::Core),
@@ -84,6 +90,8 @@ fn by_prefix(prefix: &str) -> Ns {
         "xhtml" => Ns::Xhtml,
         "xml" => Ns::Xml,
         "wfw" => Ns::Wfw,
+        "yandex" => Ns::Yandex,
+        "turbo" => Ns::Turbo,
         _ => Ns::Other,
     }
 }

@@ -423,7 +423,10 @@ impl<'a> Builder<'a> {
             (Ns::Xhtml | Ns::Core, "body") => {
                 Action::Field(Target::Content(3), Kind::Xhtml, CAP_TEXT)
             }
-            (Ns::Core, "fullitem") => Action::Field(Target::Content(3), Kind::Html, CAP_TEXT),
+            (Ns::Core, "fullitem") | (Ns::Turbo, "content") => {
+                Action::Field(Target::Content(3), Kind::Html, CAP_TEXT)
+            }
+            (Ns::Yandex, "full-text") => Action::Field(Target::Content(3), Kind::Sniff, CAP_TEXT),
             (Ns::Core, "abstract") => Action::Field(Target::Summary(2), Kind::Sniff, CAP_TEXT),
             (Ns::Dc, "description") => Action::Field(Target::Summary(1), Kind::Sniff, CAP_TEXT),
             (Ns::Dcterms, "description" | "abstract") => {
@@ -628,6 +631,17 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// An HTML void element outside any field (a stray `<br>` between an item's elements). Sloppy
+/// feeds never close it, and kept open it would swallow the rest of its item. `link` and
+/// `source` are void in HTML but feed elements here.
+fn stray_void(name: &str) -> bool {
+    [
+        "br", "img", "hr", "wbr", "input", "meta", "col", "area", "param", "track", "embed",
+    ]
+    .iter()
+    .any(|void| void.eq_ignore_ascii_case(name))
+}
+
 /// A later source of the same rank replaces an earlier one, as the old reader did, unless it
 /// is empty.
 fn keep(slot: &mut Option<Value>, value: Value) {
@@ -659,10 +673,14 @@ impl<'a> Handler<'a> for Builder<'a> {
             return Ok(field.capture.start(tag));
         }
         if self.frames.last() == Some(&Frame::Skip) {
+            if stray_void(tag.local) {
+                return Ok(Opened::Void);
+            }
             self.frames.push(Frame::Skip);
             return Ok(Opened::Kept);
         }
         let frame = match self.classify(tag) {
+            Action::Pass | Action::Skip if stray_void(tag.local) => return Ok(Opened::Void),
             Action::Pass => Frame::Pass,
             Action::Skip => Frame::Skip,
             Action::Container(format) => {
