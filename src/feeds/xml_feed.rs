@@ -203,8 +203,8 @@ fn attr_lower(tag: &Tag, name: &str) -> String {
 }
 
 /// How an Atom text construct (or anything with Atom's `type` and 0.3's `mode` attributes)
-/// is to be read; None for binary content we do not read. `default` applies without `type`.
-fn typed_kind(tag: &Tag, default: Kind) -> Option<Kind> {
+/// is to be read. `default` applies without `type`.
+fn typed_kind(tag: &Tag, default: Kind) -> Kind {
     let full_type = attr_lower(tag, "type");
     let media_type = full_type.split(';').next().unwrap_or("").trim();
     let kind = match media_type {
@@ -218,16 +218,16 @@ fn typed_kind(tag: &Tag, default: Kind) -> Option<Kind> {
         // Atom says any other media type comes base64-encoded.
         _ => Kind::Base64 { html: None },
     };
-    Some(match attr_lower(tag, "mode").as_str() {
+    match attr_lower(tag, "mode").as_str() {
         "base64" if !matches!(kind, Kind::Base64 { .. }) => Kind::Base64 {
             html: Some(kind != Kind::Plain),
         },
         "escaped" if kind == Kind::Xhtml => Kind::Html,
         _ => kind,
-    })
+    }
 }
 
-/// Whether a link relation, possibly written as a full IANA IRI, is `name`.
+/// The relation of a link, lowercased, and without the IANA prefix some feeds write it with.
 fn relation(tag: &Tag) -> String {
     let rel = attr_lower(tag, "rel");
     rel.strip_prefix("http://www.iana.org/assignments/relation/")
@@ -284,10 +284,7 @@ impl<'a> Builder<'a> {
         };
         match (ns, name) {
             (_, "item" | "entry") if core => Action::Entry,
-            (_, "title") if core => match title_kind {
-                Some(kind) => Action::Field(Target::FeedTitle(0), kind, CAP_TITLE),
-                None => Action::Skip,
-            },
+            (_, "title") if core => Action::Field(Target::FeedTitle(0), title_kind, CAP_TITLE),
             (Ns::Dc | Ns::Dcterms | Ns::Itunes, "title") => {
                 Action::Field(Target::FeedTitle(1), Kind::Sniff, CAP_TITLE)
             }
@@ -341,22 +338,18 @@ impl<'a> Builder<'a> {
         } else {
             Kind::Sniff
         };
-        let field = |target, kind: Option<Kind>, cap| match kind {
-            Some(kind) => Action::Field(target, kind, cap),
-            None => Action::Skip,
-        };
         let Some(draft) = self.entry.as_mut() else {
             return Action::Skip;
         };
         match (ns, name) {
             (_, "title") if core => {
-                field(Target::Title(0), typed_kind(tag, text_default), CAP_TITLE)
+                Action::Field(Target::Title(0), typed_kind(tag, text_default), CAP_TITLE)
             }
             (Ns::Dc, "title") => Action::Field(Target::Title(1), Kind::Sniff, CAP_TITLE),
             (Ns::Dcterms, "title") => Action::Field(Target::Title(2), Kind::Sniff, CAP_TITLE),
             (Ns::Itunes, "title") => Action::Field(Target::Title(3), Kind::Sniff, CAP_TITLE),
             (Ns::Media, "title") => {
-                field(Target::Title(4), typed_kind(tag, Kind::Sniff), CAP_TITLE)
+                Action::Field(Target::Title(4), typed_kind(tag, Kind::Sniff), CAP_TITLE)
             }
             (_, "link") if core => match tag.attr("href") {
                 Some(href) => {
@@ -392,7 +385,7 @@ impl<'a> Builder<'a> {
                 Action::Field(Target::Summary(0), Kind::Html, CAP_TEXT)
             }
             (_, "description" | "summary") if core => {
-                field(Target::Summary(0), typed_kind(tag, text_default), CAP_TEXT)
+                Action::Field(Target::Summary(0), typed_kind(tag, text_default), CAP_TEXT)
             }
             (_, "content") if core => {
                 if tag.attr("src").is_some() {
@@ -401,23 +394,18 @@ impl<'a> Builder<'a> {
                 if attr_lower(tag, "type").starts_with("multipart/") {
                     return Action::Pass;
                 }
-                match typed_kind(tag, text_default) {
-                    Some(kind) => {
-                        let slot =
-                            if matches!(kind, Kind::Plain | Kind::Base64 { html: Some(false) }) {
-                                2
-                            } else {
-                                1
-                            };
-                        let cap = if matches!(kind, Kind::Base64 { .. }) {
-                            CAP_TEXT / 3 * 4 + 4
-                        } else {
-                            CAP_TEXT
-                        };
-                        Action::Field(Target::Content(slot), kind, cap)
-                    }
-                    None => Action::Skip,
-                }
+                let kind = typed_kind(tag, text_default);
+                let slot = if matches!(kind, Kind::Plain | Kind::Base64 { html: Some(false) }) {
+                    2
+                } else {
+                    1
+                };
+                let cap = if matches!(kind, Kind::Base64 { .. }) {
+                    CAP_TEXT / 3 * 4 + 4
+                } else {
+                    CAP_TEXT
+                };
+                Action::Field(Target::Content(slot), kind, cap)
             }
             (Ns::Content, "encoded") => Action::Field(Target::Content(0), Kind::Html, CAP_TEXT),
             (Ns::Xhtml | Ns::Core, "body") => {
@@ -435,7 +423,7 @@ impl<'a> Builder<'a> {
             (Ns::Itunes, "summary") => Action::Field(Target::Summary(3), Kind::Sniff, CAP_TEXT),
             (Ns::Itunes, "subtitle") => Action::Field(Target::Summary(4), Kind::Sniff, CAP_TEXT),
             (Ns::Media, "description") => {
-                field(Target::Summary(5), typed_kind(tag, Kind::Sniff), CAP_TEXT)
+                Action::Field(Target::Summary(5), typed_kind(tag, Kind::Sniff), CAP_TEXT)
             }
             (Ns::Core, "pubdate") => Action::Field(Target::Published(0), Kind::Plain, CAP_SHORT),
             (_, "published" | "issued") if core => {
