@@ -69,7 +69,15 @@ impl Value {
     /// every content as HTML.
     pub fn into_html(self, max_bytes: usize) -> String {
         let mut html = if self.html {
-            self.raw
+            // Kept as XML read it; shown as browsers read `&#150;`.
+            if self
+                .raw
+                .contains(|c: char| ('\u{80}'..='\u{9f}').contains(&c))
+            {
+                self.raw.chars().map(text::windows_1252).collect()
+            } else {
+                self.raw
+            }
         } else {
             let decoded;
             let source = if self.refs {

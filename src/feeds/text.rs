@@ -35,15 +35,37 @@ pub fn push_reference(out: &mut String, name: &str) -> bool {
 /// The character of `&#value;` as browsers read it: the C1 range means windows-1252 (feeds
 /// written on Windows say `&#150;` for an en dash), and what is no character becomes U+FFFD.
 fn numeric_char(value: u32) -> char {
+    match value {
+        0 => '\u{fffd}',
+        _ => char::from_u32(value).map_or('\u{fffd}', windows_1252),
+    }
+}
+
+/// A C1 control character as the windows-1252 character it was meant to be.
+pub fn windows_1252(c: char) -> char {
     const C1: [char; 32] = [
         '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
         '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
         'ž', 'Ÿ',
     ];
+    match c {
+        '\u{80}'..='\u{9f}' => C1[c as usize - 0x80],
+        _ => c,
+    }
+}
+
+/// The character an XML character reference names (XML reads `&#150;` as U+0096; the
+/// windows-1252 reading happens when the text is shown), or None for what is no character.
+pub fn xml_char_reference(name: &str) -> Option<char> {
+    let number = name.strip_prefix('#')?;
+    let value = match number.strip_prefix(['x', 'X']) {
+        Some(hex) if !hex.is_empty() && hex.len() <= 8 => u32::from_str_radix(hex, 16).ok()?,
+        None if !number.is_empty() && number.len() <= 10 => number.parse::<u32>().ok()?,
+        _ => return None,
+    };
     match value {
-        0 => '\u{fffd}',
-        0x80..=0x9f => C1[(value - 0x80) as usize],
-        _ => char::from_u32(value).unwrap_or('\u{fffd}'),
+        0 => Some('\u{fffd}'),
+        _ => Some(char::from_u32(value).unwrap_or('\u{fffd}')),
     }
 }
 
@@ -82,6 +104,7 @@ impl Words {
         if self.is_full() {
             return;
         }
+        let c = windows_1252(c);
         if c.is_whitespace() || c == '\u{200b}' || c.is_control() {
             self.space();
             return;

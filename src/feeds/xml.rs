@@ -20,7 +20,7 @@ use super::limits::{
     MAX_TEXT_BYTES,
 };
 use super::names::{self, Ns, Scopes};
-use super::text::push_reference;
+use super::text::{push_reference, xml_char_reference};
 
 /// A start tag as the handler sees it.
 pub struct Tag<'a, 'r> {
@@ -221,8 +221,15 @@ pub fn read<'a>(
                     return Err(FeedError::TextTooLong);
                 }
                 scratch.clear();
-                if push_reference(&mut scratch, name) {
+                // Character references and XML's five entities are text. Any other name,
+                // HTML's entities included, reaches the handler as a name: fields keep it as
+                // written (the old reader did, and item hashes depend on it) and decode it
+                // when they are shown.
+                if let Some(c) = xml_char_reference(name) {
+                    scratch.push(c);
                     handler.text(&scratch);
+                } else if let Some(text) = predefined(name) {
+                    handler.text(text);
                 } else if !name.is_empty()
                     && name
                         .chars()
@@ -326,6 +333,18 @@ fn attributes<'a>(raw: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> Result<(),
     Ok(())
 }
 
+/// The text of one of XML's five predefined entities.
+fn predefined(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => return None,
+    })
+}
+
 /// An attribute value with its references decoded; unknown ones stay as written.
 pub fn unescape(raw: &str) -> String {
     if !raw.contains('&') {
@@ -414,8 +433,8 @@ mod tests {
             "<Core:a><Core:b>x<Core:br>y</></>"
         );
         assert_eq!(
-            trace("<a>AT&T rocks; &eacute; &lol;</a>"),
-            "<Core:a>AT&T rocks; é [lol]</>"
+            trace("<a>AT&T rocks; &eacute; &lol; &#233;</a>"),
+            "<Core:a>AT&T rocks; [eacute] [lol] é</>"
         );
         assert_eq!(trace("<a>1 < 2</a>"), "<Core:a>1 < 2</a></>");
         assert_eq!(trace("<a><b>cut"), "<Core:a><Core:b>cut</></>");

@@ -521,7 +521,12 @@ impl<'a> Builder<'a> {
                     Target::Title(slot) => keep(&mut draft.titles[slot], value),
                     Target::Summary(slot) => keep(&mut draft.summaries[slot], value),
                     Target::Content(slot) => keep(&mut draft.contents[slot], value),
-                    Target::Id => draft.id = Some(short()),
+                    Target::Id => {
+                        let id = short();
+                        if !id.is_empty() {
+                            draft.id = Some(id);
+                        }
+                    }
                     Target::Guid { permalink } => {
                         let guid = short();
                         let is_url = guid.starts_with("http://") || guid.starts_with("https://");
@@ -529,7 +534,9 @@ impl<'a> Builder<'a> {
                             let link = resolve_within(budget, doc_base, base, &guid);
                             draft.guid_link = Some(link).filter(|l| !l.is_empty());
                         }
-                        draft.id = Some(guid);
+                        if !guid.is_empty() {
+                            draft.id = Some(guid);
+                        }
                     }
                     Target::Link => {
                         let link = short();
@@ -764,6 +771,14 @@ impl<'a> Handler<'a> for Builder<'a> {
     fn unknown_reference(&mut self, name: &str) {
         if let Some(field) = self.field.as_mut() {
             field.capture.unknown_reference(name);
+        } else if self.frames.last() == Some(&Frame::Person)
+            && let Some(person) = self.person.as_mut()
+            && person.text.len() < CAP_SHORT
+            && !super::text::push_reference(&mut person.text, name)
+        {
+            person.text.push('&');
+            person.text.push_str(name);
+            person.text.push(';');
         }
     }
 }
