@@ -108,6 +108,13 @@ pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedErr
     }
 }
 
+/// The text of an HTML fragment from a feed (entities decoded, tags and scripts dropped,
+/// blocks as whitespace, whitespace collapsed), by the same linear scanner that makes titles
+/// and summaries plain text.
+pub fn html_to_text(html: &str) -> String {
+    text::html_to_text(html, usize::MAX, usize::MAX)
+}
+
 /// `href` resolved against `base`; as written (trimmed) when it cannot be.
 fn resolve(base: Option<&url::Url>, href: &str) -> String {
     let href = href.trim();
