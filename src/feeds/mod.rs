@@ -88,13 +88,6 @@ pub fn parse_fetched(
     base_url: Option<&str>,
 ) -> Result<ParsedFeed, FeedError> {
     let utf8 = charset::to_utf8(bytes, content_type);
-    parse(&utf8, base_url)
-}
-
-/// Parses a feed document in any encoding its prolog or a BOM names (UTF-8 otherwise).
-/// `base_url` resolves relative links.
-pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
-    let utf8 = charset::to_utf8(bytes, None);
     let text = String::from_utf8_lossy(&utf8);
     let body = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     match body.as_bytes().first() {
@@ -106,6 +99,12 @@ pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedErr
             None => Err(FeedError::NotAFeed("no markup and no JSON".into())),
         },
     }
+}
+
+/// Parses a feed document in any encoding its prolog or a BOM names (UTF-8 otherwise).
+/// `base_url` resolves relative links.
+pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
+    parse_fetched(bytes, None, base_url)
 }
 
 /// The text of an HTML fragment from a feed (entities decoded, tags and scripts dropped,

@@ -11,17 +11,16 @@ use html_escape::NAMED_ENTITIES;
 /// Appends the character an entity or character reference stands for (`name` is what stands
 /// between `&` and `;`). Returns false, appending nothing, when the name means nothing.
 pub fn push_reference(out: &mut String, name: &str) -> bool {
-    if let Some(number) = name.strip_prefix('#') {
-        let value = match number.strip_prefix(['x', 'X']) {
-            Some(hex) if !hex.is_empty() && hex.len() <= 8 => u32::from_str_radix(hex, 16).ok(),
-            None if !number.is_empty() && number.len() <= 10 => number.parse::<u32>().ok(),
-            _ => None,
+    if name.starts_with('#') {
+        // As browsers read it: the C1 range means windows-1252 (feeds written on Windows say
+        // `&#150;` for an en dash).
+        return match xml_char_reference(name) {
+            Some(c) => {
+                out.push(windows_1252(c));
+                true
+            }
+            None => false,
         };
-        let Some(value) = value else {
-            return false;
-        };
-        out.push(numeric_char(value));
-        return true;
     }
     match NAMED_ENTITIES.binary_search_by(|(known, _)| (*known).cmp(name.as_bytes())) {
         Ok(at) => {
@@ -29,15 +28,6 @@ pub fn push_reference(out: &mut String, name: &str) -> bool {
             true
         }
         Err(_) => false,
-    }
-}
-
-/// The character of `&#value;` as browsers read it: the C1 range means windows-1252 (feeds
-/// written on Windows say `&#150;` for an en dash), and what is no character becomes U+FFFD.
-fn numeric_char(value: u32) -> char {
-    match value {
-        0 => '\u{fffd}',
-        _ => char::from_u32(value).map_or('\u{fffd}', windows_1252),
     }
 }
 
