@@ -197,6 +197,9 @@ enum EvalCommand {
         #[arg(long)]
         pages: bool,
     },
+    /// The feed reader on a corpus of DIR/NAME.{xml,json,…} + DIR/NAME.expected.json: % parsed,
+    /// % expected titles and summaries right, and every mismatch
+    Feeds { dir: PathBuf },
     /// Entity precision/recall/F1 per type and tokens/s on a CoNLL file (as score_ner.py)
     Ner {
         file: PathBuf,
@@ -288,6 +291,9 @@ pub fn main() -> ExitCode {
         Command::Eval {
             command: EvalCommand::Ner { file, predictions },
         } => eval_ner(&file, predictions.as_deref()),
+        Command::Eval {
+            command: EvalCommand::Feeds { dir },
+        } => eval_feeds(&dir),
         Command::Eval {
             command:
                 EvalCommand::Extraction {
@@ -928,6 +934,43 @@ fn eval_extraction(
     )?;
     // Last, in the scorer's form.
     outln!("mean_f1={:.4} n={}", report.mean_f1, report.pages.len())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval_feeds(dir: &Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let report = crate::feeds::eval::evaluate_dir(dir)
+        .with_context(|| format!("cannot read the feed corpus {}", dir.display()))?;
+    let elapsed = started.elapsed();
+    let line = |name: &str, tally: &crate::feeds::eval::Tally| {
+        println!(
+            "{name:<18} {:>6.1}%  ({}/{})",
+            tally.percent(),
+            tally.right,
+            tally.total
+        );
+    };
+    println!("files              {}", report.files);
+    line("parsed", &report.parsed);
+    line("garbage rejected", &report.rejected);
+    line("titles right", &report.titles);
+    line("summaries right", &report.summaries);
+    line("other fields right", &report.other);
+    println!(
+        "time               {:.1} ms",
+        elapsed.as_secs_f64() * 1000.0
+    );
+    if report.mismatches.is_empty() {
+        println!("no mismatches");
+    } else {
+        println!("{} mismatches:", report.mismatches.len());
+        for m in &report.mismatches {
+            println!(
+                "  {}  {}\n    expected: {}\n    got:      {}",
+                m.file, m.field, m.expected, m.got
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

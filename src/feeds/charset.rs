@@ -1,9 +1,9 @@
-//! Feed bytes → UTF-8 bytes feed-rs can trust. feed-rs decodes by the XML prolog alone, which
-//! goes wrong in the cases real feeds produce: a charset named only in the HTTP header, a prolog
+//! Feed bytes → UTF-8 bytes the reader can trust. Decoding by the XML prolog alone goes
+//! wrong in the cases real feeds produce: a charset named only in the HTTP header, a prolog
 //! that names the wrong encoding (the server re-encoded the body but kept the prolog), UTF-16
 //! without a prolog, or nothing declared at all. Order: BOM → valid UTF-8 → the prolog's
 //! encoding → the HTTP charset → chardetng's guess. The result is UTF-8 with the prolog's
-//! encoding declaration removed, so feed-rs cannot re-decode it wrongly. Pure.
+//! encoding declaration removed, so nothing downstream can re-decode it wrongly. Pure.
 
 use std::borrow::Cow;
 
@@ -11,14 +11,14 @@ use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
 use crate::extract::charset::charset_from_content_type;
 
-/// Returns the feed as UTF-8 bytes ready for feed-rs.
+/// Returns the feed as UTF-8 bytes ready for the reader.
 pub fn to_utf8<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a, [u8]> {
     let encoding = detect(bytes, content_type);
     if encoding == UTF_8
         && std::str::from_utf8(bytes).is_ok()
         && !bytes.starts_with(b"\xEF\xBB\xBF")
     {
-        // Already UTF-8; a prolog naming another encoding would make feed-rs misread it.
+        // Already UTF-8; a prolog naming another encoding would make a reader misread it.
         return match declared_encoding(bytes) {
             Some(declared) if declared != UTF_8 => {
                 Cow::Owned(strip_declaration(bytes).into_bytes())

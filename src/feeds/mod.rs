@@ -1,21 +1,45 @@
-//! Feed bytes → items. Brings the bytes to UTF-8 (`charset`), parses RSS 0.9x–2.0, Atom and
-//! JSON Feed with feed-rs, and gives each item a stable identity. Also reads the publisher's
-//! update hints (RSS `<ttl>`, `sy:updatePeriod`). Pure: no I/O, no clock.
+//! Feed bytes → items. Brings the bytes to UTF-8 ([`charset`]), reads RSS 0.90–2.0, RSS 1.0,
+//! Atom 0.3 and 1.0 ([`xml_feed`] on the streaming reader of [`xml`]) and JSON Feed 1.0/1.1
+//! ([`json`]) in one linear pass under hard limits ([`limits`]), turns titles and summaries into
+//! plain text ([`text`]), reads dates leniently ([`date`]) and gives each item a stable identity
+//! ([`item`]). Also reads the publisher's update hints (RSS `<ttl>`, `sy:updatePeriod`) in the
+//! same pass. [`eval`] measures the reader on a corpus of feeds with expectations. Pure: no I/O
+//! (except `eval`, which reads its corpus), no clock; nothing here may panic on any input.
 
+mod capture;
 pub mod charset;
+mod date;
+pub mod eval;
+mod item;
+pub mod limits;
+mod names;
+mod text;
+mod xml;
+mod xml_feed;
+
+mod json;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+
+pub use date::parse_date;
+pub use limits::FeedError;
 
 /// One entry of a feed, reduced to what the rest of the pipeline needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedItem {
     pub key: ItemKey,
+    /// Plain text: entities decoded, tags stripped, whitespace collapsed, at most
+    /// [`limits::MAX_TITLE_CHARS`] characters.
     pub title: String,
     pub link: Option<String>,
+    /// Plain text, at most [`limits::MAX_SUMMARY_BYTES`]; the start of the content's text when
+    /// the item has no summary of its own.
     pub summary: Option<String>,
+    /// HTML, at most [`limits::MAX_CONTENT_BYTES`]. Content the feed gives as plain text
+    /// (JSON Feed `content_text`, Atom `type="text"`) is escaped into HTML, so every consumer
+    /// can treat this field the same way.
     pub content: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub authors: Vec<String>,
@@ -47,6 +71,7 @@ impl ItemKey {
 
 #[derive(Debug, Clone)]
 pub struct ParsedFeed {
+    /// Plain text.
     pub title: Option<String>,
     pub link: Option<String>,
     pub items: Vec<FeedItem>,
@@ -54,143 +79,50 @@ pub struct ParsedFeed {
     pub update_hint: Option<Duration>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("not a readable RSS, Atom or JSON feed: {0}")]
-pub struct FeedError(String);
-
 /// Parses a feed document as fetched: `content_type` is the HTTP header (for its charset),
-/// `base_url` resolves relative item links.
+/// `base_url` is the document's base (from Content-Location or the final URL) and resolves
+/// relative links.
 pub fn parse_fetched(
     bytes: &[u8],
     content_type: Option<&str>,
     base_url: Option<&str>,
 ) -> Result<ParsedFeed, FeedError> {
     let utf8 = charset::to_utf8(bytes, content_type);
-    let mut feed = parse(&utf8, base_url)?;
-    feed.update_hint = feed.update_hint.or_else(|| syndication_period(&utf8));
-    Ok(feed)
-}
-
-/// The `sy:updatePeriod` / `sy:updateFrequency` pair of the RSS syndication module.
-fn syndication_period(utf8: &[u8]) -> Option<Duration> {
-    let text = std::str::from_utf8(&utf8[..utf8.len().min(64 * 1024)]).ok()?;
-    let element = |name: &str| {
-        let open = format!("<sy:{name}>");
-        let start = text.find(&open)? + open.len();
-        let end = text[start..].find('<')? + start;
-        Some(text[start..end].trim().to_ascii_lowercase())
-    };
-    let period = match element("updatePeriod")?.as_str() {
-        "hourly" => 3600,
-        "daily" => 86_400,
-        "weekly" => 604_800,
-        "monthly" => 2_592_000,
-        "yearly" => 31_536_000,
-        _ => return None,
-    };
-    let frequency: u64 = element("updateFrequency")
-        .and_then(|f| f.parse().ok())
-        .filter(|f| *f > 0)
-        .unwrap_or(1);
-    Some(Duration::from_secs(period / frequency))
-}
-
-/// Parses a UTF-8 feed document. `base_url` resolves relative item links.
-pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
-    // An empty generated id tells us the publisher gave none, so identity falls back to the
-    // link or content hash below rather than to feed-rs's title-based hash.
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base_url)
-        .id_generator(|_, _, _| String::new())
-        .build();
-    let feed = parser
-        .parse(bytes)
-        .map_err(|err| FeedError(err.to_string()))?;
-    let items = feed
-        .entries
-        .into_iter()
-        .map(|entry| item_from_entry(entry, base_url))
-        .collect();
-    Ok(ParsedFeed {
-        title: feed.title.map(|t| t.content.trim().to_string()),
-        link: feed.links.first().map(|l| l.href.clone()),
-        items,
-        update_hint: feed
-            .ttl
-            .filter(|m| *m > 0)
-            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
-    })
-}
-
-fn item_from_entry(entry: feed_rs::model::Entry, base_url: Option<&str>) -> FeedItem {
-    let link = entry
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .or_else(|| entry.links.first())
-        .map(|l| resolve(base_url, &l.href));
-    let title = entry
-        .title
-        .map(|t| t.content.trim().to_string())
-        .unwrap_or_default();
-    let summary = entry
-        .summary
-        .map(|t| t.content)
-        .filter(|s| !s.trim().is_empty());
-    let content = entry
-        .content
-        .and_then(|c| c.body)
-        .filter(|s| !s.trim().is_empty());
-    let published = entry.published.or(entry.updated);
-    let authors = entry
-        .authors
-        .into_iter()
-        .filter_map(|p| {
-            p.name
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty())
-        })
-        .collect();
-    let id = entry.id.trim();
-    let key = if !id.is_empty() {
-        ItemKey(format!("id:{id}"))
-    } else if let Some(link) = &link {
-        ItemKey(format!("link:{}", canonical_link(link)))
-    } else {
-        let mut hasher = Sha256::new();
-        for part in [
-            &title,
-            summary.as_deref().unwrap_or(""),
-            content.as_deref().unwrap_or(""),
-        ] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        ItemKey(format!("sha256:{hex}"))
-    };
-    FeedItem {
-        key,
-        title,
-        link,
-        summary,
-        content,
-        published,
-        authors,
+    let text = String::from_utf8_lossy(&utf8);
+    let body = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    match body.as_bytes().first() {
+        Some(b'{') => json::parse(body, base_url),
+        Some(b'<') => xml_feed::parse(body, base_url),
+        // Servers print warnings before the feed; the feed starts at its first tag.
+        _ => match body.find('<') {
+            Some(at) => xml_feed::parse(&body[at..], base_url),
+            None => Err(FeedError::NotAFeed("no markup and no JSON".into())),
+        },
     }
 }
 
-fn resolve(base: Option<&str>, href: &str) -> String {
+/// Parses a feed document in any encoding its prolog or a BOM names (UTF-8 otherwise).
+/// `base_url` resolves relative links.
+pub fn parse(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, FeedError> {
+    parse_fetched(bytes, None, base_url)
+}
+
+/// The text of an HTML fragment from a feed (entities decoded, tags and scripts dropped,
+/// blocks as whitespace, whitespace collapsed), by the same linear scanner that makes titles
+/// and summaries plain text.
+pub fn html_to_text(html: &str) -> String {
+    text::html_to_text(html, usize::MAX, usize::MAX)
+}
+
+/// `href` resolved against `base`; as written (trimmed) when it cannot be.
+fn resolve(base: Option<&url::Url>, href: &str) -> String {
     let href = href.trim();
-    match base.and_then(|b| url::Url::parse(b).ok()) {
-        Some(base) => base
-            .join(href)
-            .map_or_else(|_| href.to_string(), String::from),
-        None => href.to_string(),
+    match url::Url::parse(href) {
+        Ok(url) => url.into(),
+        Err(url::ParseError::RelativeUrlWithoutBase) => base
+            .and_then(|b| b.join(href).ok())
+            .map_or_else(|| href.to_string(), String::from),
+        Err(_) => href.to_string(),
     }
 }
 
