@@ -500,7 +500,7 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     if deliver {
         let outbox = Outbox::new(&config, store.clone(), wake)?.without_stdout_echo();
         outbox.register_webhooks().await?;
-        while outbox.deliver_due().await? > 0 {}
+        outbox.drain().await?;
     }
     store.close().await;
     Ok(if failed > 0 {
