@@ -224,8 +224,9 @@ enum AlertsCommand {
     },
     /// Show one alert's payload and its deliveries
     Show { id: String },
-    /// Send failed and dead deliveries again now (all, or those of the given alerts / webhook);
-    /// with --webhook, also re-enables a webhook disabled by 410 Gone
+    /// Send failed and dead deliveries again now (those waiting for a digest window or a
+    /// Retry-After keep waiting); given alert ids, every undelivered delivery of those alerts;
+    /// with --webhook, only that webhook's, and it is re-enabled if 410 Gone disabled it
     Retry {
         ids: Vec<String>,
         #[arg(long)]

@@ -236,6 +236,54 @@ async fn sigterm_while_requests_hang_exits_in_time_and_the_next_start_sends_them
     assert_eq!(ids, rows.keys().cloned().collect(), "every alert, same ids");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_and_claims_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = site_with(6).await;
+    let hook = Receiver::start().await;
+    hook.set_delay(Duration::from_millis(1500));
+    let config = write_config(
+        dir.path(),
+        &site,
+        "shutdown_timeout = \"10s\"",
+        &[("hook", hook.url(), "timeout = \"30s\"")],
+    );
+    let daemon = Daemon::start(&config, "finish.log");
+    let log = daemon.log.clone();
+    wait_until(Duration::from_secs(20), "4 requests are in flight", || {
+        hook.held() == 4
+    })
+    .await;
+    let took = daemon.stop_timed();
+    println!("SIGTERM with 4 slow requests in flight: exited after {took:?}, once they finished");
+    assert!(took <= Duration::from_secs(3), "exit took {took:?}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains("releasing them"), "{log}");
+
+    // The four in flight were answered and recorded; the other two were not claimed.
+    assert_eq!(hook.received().len(), 4);
+    let store = open_store(dir.path()).await;
+    let rows = rows_of(&store, "hook").await;
+    store.close().await;
+    let delivered: BTreeSet<String> = rows
+        .values()
+        .filter(|r| r.status == DeliveryStatus::Delivered)
+        .map(|r| r.alert_id.clone())
+        .collect();
+    let answered: BTreeSet<String> = hook
+        .received()
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert_eq!(delivered, answered);
+    assert_eq!(
+        rows.values()
+            .filter(|r| r.status == DeliveryStatus::Pending && r.attempts == 0)
+            .count(),
+        2
+    );
+}
+
 /// Answers the first request for each webhook-id slowly and with a 500 (a sender whose lease
 /// runs out meanwhile), and every later one at once with a 204.
 #[derive(Clone)]

@@ -224,6 +224,7 @@ fn webhook_formats_rates_digests_and_rotating_secrets() {
     assert_eq!(slack.digest, Some(Duration::from_secs(900)));
     assert_eq!(slack.signing_keys.len(), 2);
     assert_eq!(slack.max_age, Duration::from_secs(3600));
+    assert_eq!(slack.concurrency, 4, "the default");
     assert!(matches!(
         config.webhooks[1].format,
         WebhookFormat::Template(_)

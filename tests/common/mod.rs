@@ -248,11 +248,13 @@ impl Received {
 }
 
 /// A webhook endpoint that records every POST and can be stopped and restarted on its port.
-/// While hanging, it reads each request and never answers it (nor records it).
+/// While hanging, it reads each request and never answers it (nor records it); with a delay,
+/// it answers (and records) each request that much later.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
     hanging: Arc<AtomicBool>,
+    delay: Arc<Mutex<Duration>>,
     /// Requests held unanswered right now.
     held: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
@@ -282,6 +284,7 @@ impl Receiver {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
             hanging: Arc::default(),
+            delay: Arc::default(),
             held: Arc::default(),
             stop: None,
             task: None,
@@ -301,24 +304,31 @@ impl Receiver {
         self.hanging.store(hanging, Ordering::SeqCst);
     }
 
-    /// How many requests are being held unanswered right now.
+    /// Answers every later request only after `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// How many requests are being held unanswered right now (hanging, or delayed).
     pub fn held(&self) -> usize {
         self.held.load(Ordering::SeqCst)
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let received = self.received.clone();
-        let (hanging, held) = (self.hanging.clone(), self.held.clone());
+        let (hanging, held, delay) = (self.hanging.clone(), self.held.clone(), self.delay.clone());
         let app = Router::new().route(
             "/hook",
             post(move |headers: HeaderMap, body: String| {
                 let received = received.clone();
-                let (hanging, held) = (hanging.clone(), held.clone());
+                let (hanging, held, delay) = (hanging.clone(), held.clone(), delay.clone());
                 async move {
+                    let _held = Held::new(&held);
                     if hanging.load(Ordering::SeqCst) {
-                        let _held = Held::new(&held);
                         std::future::pending::<()>().await;
                     }
+                    let delay = *delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     let headers = headers
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))

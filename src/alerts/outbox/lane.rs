@@ -69,16 +69,22 @@ pub(super) struct Lane {
 
 /// The pace a chat service's incoming webhooks accept, for a webhook that sets no
 /// `rate_limit` of its own:
-/// - Slack: posting messages, incoming webhooks included, is limited to "1 per second",
-///   with "short bursts >1 allowed" but not guaranteed (api.slack.com/docs/rate-limits): 1/s.
+/// - Slack: "Posting messages: 1 per second; short bursts >1 allowed", with no guarantee
+///   for bursts (api.slack.com/docs/rate-limits), a rule that covers incoming webhooks
+///   (api.slack.com/changelog/2018-03-great-rate-limits): 1/s.
 /// - Discord does not publish fixed numbers and asks clients to follow its rate-limit headers
 ///   (docs.discord.com/developers/topics/rate-limits); measured limits are 5 requests per 2 s
 ///   per webhook (birdie0.github.io/discord-webhooks-guide/other/rate_limits.html) and 30
 ///   messages per minute per channel. A burst of 5 refilled one every 2.4 s ("5/12s") keeps
-///   under both: at most 5 in any 2 s, and 5 + 25 = 30 in any minute. Its 429s with
-///   Retry-After are honoured on top.
-pub(super) fn default_rate_limit(webhook: &WebhookSpec) -> Option<RateLimit> {
+///   under both: at most 5 in any 2 s, and at most 5 + 25 = 30 in any minute. Its 429s
+///   with Retry-After are honoured on top.
+///
+/// An explicit `rate_limit` always wins.
+fn rate_limit(webhook: &WebhookSpec) -> Option<RateLimit> {
     use crate::config::WebhookFormat;
+    if webhook.rate_limit.is_some() {
+        return webhook.rate_limit;
+    }
     match webhook.format {
         WebhookFormat::Slack => Some(RateLimit {
             count: 1,
@@ -92,10 +98,10 @@ pub(super) fn default_rate_limit(webhook: &WebhookSpec) -> Option<RateLimit> {
     }
 }
 
-fn limiter(limit: &RateLimit) -> Option<DefaultDirectRateLimiter> {
+/// `count` messages at once, then one every `per / count`.
+fn quota(limit: &RateLimit) -> Option<Quota> {
     let count = NonZeroU32::new(limit.count)?;
-    let quota = Quota::with_period(limit.per / limit.count)?.allow_burst(count);
-    Some(RateLimiter::direct(quota))
+    Some(Quota::with_period(limit.per / limit.count)?.allow_burst(count))
 }
 
 /// Waits for `future` unless `stop` comes first.
@@ -118,7 +124,7 @@ async fn pause(stop: &CancellationToken, duration: Duration) -> bool {
 
 impl Lane {
     pub(super) fn webhook(spec: &WebhookSpec, lease: Duration, shared: Arc<Shared>) -> Self {
-        let rate = spec.rate_limit.or_else(|| default_rate_limit(spec));
+        let rate = rate_limit(spec);
         let shape = match spec.digest {
             Some(_) => ClaimShape::ByTopic(DIGEST_ROWS),
             None => ClaimShape::Single,
@@ -129,7 +135,7 @@ impl Lane {
             shape,
             concurrency,
             slots: Arc::new(Semaphore::new(concurrency)),
-            limiter: rate.as_ref().and_then(limiter),
+            limiter: rate.as_ref().and_then(quota).map(RateLimiter::direct),
             lease,
             max_age: spec.max_age,
             target: Target::Webhook(spec.clone()),
@@ -224,6 +230,11 @@ impl Lane {
                 .claim_deliveries(&self.sink, Utc::now(), slots.len(), self.shape, self.lease)
                 .await;
             match claimed {
+                Ok(messages) if messages.is_empty() => {
+                    // Due a moment ago, gone now: another sender took it. A short pause
+                    // keeps a disagreement between the two queries from becoming a spin.
+                    pause(&stop, Duration::from_millis(50)).await;
+                }
                 Ok(messages) => {
                     let lease_end = Instant::now() + self.lease;
                     for (message, slot) in messages.into_iter().zip(slots) {
@@ -432,5 +443,82 @@ impl Lane {
             tracing::warn!(sink = %self.sink, rows = sent - recorded,
                 "a result was not recorded: the claim had run out and another sender took the rows over (a slow store, or a second sender); the newer claim decides");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn webhook(format: &str, extra: &str) -> WebhookSpec {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedwatch.toml");
+        let text = format!(
+            "[[webhook]]\nname = \"w\"\nformat = \"{format}\"\nurl = \"http://127.0.0.1:9/w\"\n{extra}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let config = crate::config::load_with_env(&path, &|_| None).unwrap();
+        config.webhooks[0].clone()
+    }
+
+    #[test]
+    fn chat_webhooks_get_their_service_limits_unless_they_set_one() {
+        let slack = rate_limit(&webhook("slack", "")).unwrap();
+        assert_eq!((slack.count, slack.per), (1, Duration::from_secs(1)));
+        let discord = rate_limit(&webhook("discord", "")).unwrap();
+        assert_eq!((discord.count, discord.per), (5, Duration::from_secs(12)));
+        assert_eq!(rate_limit(&webhook("json", "")), None);
+        assert_eq!(rate_limit(&webhook("teams", "")), None);
+        let explicit = rate_limit(&webhook("slack", "rate_limit = \"10/min\"")).unwrap();
+        assert_eq!(
+            (explicit.count, explicit.per),
+            (10, Duration::from_secs(60))
+        );
+    }
+
+    /// How many messages the limiter grants in each window of `window`, sending whenever
+    /// it allows, over `total`, in steps of 100 ms.
+    fn grants_per_window(limit: RateLimit, window: Duration, total: Duration) -> Vec<usize> {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(&limit).unwrap(), clock.clone());
+        let step = Duration::from_millis(100);
+        let mut granted = Vec::new();
+        let mut at = Duration::ZERO;
+        while at < total {
+            while limiter.check().is_ok() {
+                granted.push(at);
+            }
+            clock.advance(step);
+            at += step;
+        }
+        // Every window starting at a step, as a sliding-window counter would see it.
+        let mut counts = Vec::new();
+        let mut start = Duration::ZERO;
+        while start + window <= total {
+            counts.push(
+                granted
+                    .iter()
+                    .filter(|t| **t >= start && **t < start + window)
+                    .count(),
+            );
+            start += step;
+        }
+        counts
+    }
+
+    #[test]
+    fn the_discord_default_keeps_under_both_of_its_limits() {
+        let discord = rate_limit(&webhook("discord", "")).unwrap();
+        let total = Duration::from_secs(180);
+        let per_2s = grants_per_window(discord, Duration::from_secs(2), total);
+        assert_eq!(per_2s.iter().max(), Some(&5));
+        let per_minute = grants_per_window(discord, Duration::from_secs(60), total);
+        assert!(per_minute.iter().all(|n| *n <= 30), "{per_minute:?}");
+        // Not far under it either: 5 at once, then one every 2.4 s.
+        assert_eq!(per_minute.iter().max(), Some(&29));
+        let slack = rate_limit(&webhook("slack", "")).unwrap();
+        let per_second = grants_per_window(slack, Duration::from_secs(1), total);
+        assert_eq!(per_second.iter().max(), Some(&1));
     }
 }
