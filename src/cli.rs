@@ -1118,7 +1118,7 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
                 .map(|w| sink_arg(&config, w))
                 .transpose()?;
             if let Some(Sink::Webhook(name)) = &sink
-                && store.enable_webhook(name).await?
+                && store.enable_webhook(name, now).await?
             {
                 errln!("webhook `{name}` enabled again");
             }

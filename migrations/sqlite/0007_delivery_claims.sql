@@ -8,3 +8,6 @@ ALTER TABLE deliveries ADD COLUMN claim_token TEXT;
 ALTER TABLE deliveries ADD COLUMN receiver_hold INTEGER NOT NULL DEFAULT 0;
 -- Each webhook claims its own oldest due rows.
 CREATE INDEX deliveries_sink_due ON deliveries (sink, status, next_attempt_at);
+-- When an operator last enabled a webhook (`alerts retry --webhook`, or a new URL): a 410 Gone
+-- answered to a request sent before then no longer disables it again.
+ALTER TABLE webhook_state ADD COLUMN enabled_at INTEGER;

@@ -325,6 +325,7 @@ impl Store {
         &self,
         name: &str,
         url_fingerprint: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO webhook_state (name, url_fingerprint) VALUES ($1, $2)
@@ -332,40 +333,51 @@ impl Store {
                  disabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
                                     THEN webhook_state.disabled_at END,
                  disabled_reason = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                        THEN webhook_state.disabled_reason END",
+                                        THEN webhook_state.disabled_reason END,
+                 enabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
+                                   THEN webhook_state.enabled_at ELSE $3 END",
         )
         .bind(name)
         .bind(url_fingerprint)
+        .bind(millis(now))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Stops deliveries to a webhook (its pending rows wait) until it is enabled again.
+    /// Stops deliveries to a webhook (its pending rows wait) until it is enabled again,
+    /// unless it was enabled after `sent_at`, when the request that answered 410 left: that
+    /// answer predates the operator's decision. Returns whether the webhook is now disabled
+    /// by this call.
     pub async fn disable_webhook(
         &self,
         name: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE webhook_state SET disabled_at = $2, disabled_reason = $3 WHERE name = $1",
+        sent_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE webhook_state SET disabled_at = $2, disabled_reason = $3
+             WHERE name = $1 AND (enabled_at IS NULL OR enabled_at <= $4)",
         )
         .bind(name)
         .bind(millis(now))
         .bind(reason)
+        .bind(millis(sent_at))
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
     }
 
     /// Enables a disabled webhook; returns whether it was disabled.
-    pub async fn enable_webhook(&self, name: &str) -> Result<bool, StoreError> {
+    pub async fn enable_webhook(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let changed = sqlx::query(
-            "UPDATE webhook_state SET disabled_at = NULL, disabled_reason = NULL
+            "UPDATE webhook_state SET disabled_at = NULL, disabled_reason = NULL, enabled_at = $2
              WHERE name = $1 AND disabled_at IS NOT NULL",
         )
         .bind(name)
+        .bind(millis(now))
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -558,7 +558,7 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
     let (store, _dir) = store().await;
     let now = Utc::now();
     let hook = Sink::Webhook("hook".into());
-    store.register_webhook("hook", "url-a").await.unwrap();
+    store.register_webhook("hook", "url-a", now).await.unwrap();
     store
         .record_item(
             "f",
@@ -570,7 +570,7 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
         .await
         .unwrap();
     store
-        .disable_webhook("hook", "410 Gone", now)
+        .disable_webhook("hook", "410 Gone", now, now)
         .await
         .unwrap();
     let lease = Duration::from_secs(60);
@@ -582,11 +582,39 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
         vec![("hook".to_string(), "410 Gone".to_string())]
     );
     // Same URL: stays disabled. A new URL: enabled again, and the delivery goes out.
-    store.register_webhook("hook", "url-a").await.unwrap();
+    store.register_webhook("hook", "url-a", now).await.unwrap();
     assert!(claim().await.unwrap().is_empty());
-    store.register_webhook("hook", "url-b").await.unwrap();
+    store.register_webhook("hook", "url-b", now).await.unwrap();
     let claimed = claim_one(&store, &hook, now, lease).await;
     assert_eq!(claimed.topic, "t");
+
+    // A 410 answered to a request sent before the webhook was enabled again changes nothing;
+    // one sent after disables it.
+    let before = now - chrono::Duration::seconds(1);
+    assert!(
+        !store
+            .disable_webhook("hook", "410 Gone", now, before)
+            .await
+            .unwrap()
+    );
+    assert!(store.disabled_webhooks().await.unwrap().is_empty());
+    assert!(
+        store
+            .disable_webhook("hook", "410 Gone", now, now)
+            .await
+            .unwrap()
+    );
+    assert!(store.enable_webhook("hook", now).await.unwrap());
+    assert!(
+        !store
+            .disable_webhook("hook", "410 Gone", now, before)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.enable_webhook("hook", now).await.unwrap(),
+        "not disabled"
+    );
 
     // Releasing (a shutdown) does not count an attempt, and the row is due again at once.
     assert_eq!(store.release(&[claimed]).await.unwrap(), 1);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -308,6 +308,7 @@ impl Lane {
     /// Sends one message and records its outcome; past the shutdown deadline, gives its rows
     /// back instead, so the next start sends them at once rather than after the lease.
     async fn deliver(&self, rows: Vec<DueDelivery>, lease_end: Instant) {
+        let sent_at = Utc::now();
         let outcome = tokio::select! {
             outcome = self.send(&rows) => outcome,
             _ = self.shared.hard_stop.cancelled() => {
@@ -315,7 +316,7 @@ impl Lane {
                 return;
             }
         };
-        self.record(&rows, outcome, lease_end).await;
+        self.record(&rows, outcome, sent_at, lease_end).await;
     }
 
     async fn send(&self, rows: &[DueDelivery]) -> Outcome {
@@ -345,7 +346,13 @@ impl Lane {
         }
     }
 
-    async fn record(&self, rows: &[DueDelivery], outcome: Outcome, lease_end: Instant) {
+    async fn record(
+        &self,
+        rows: &[DueDelivery],
+        outcome: Outcome,
+        sent_at: DateTime<Utc>,
+        lease_end: Instant,
+    ) {
         let Some(first) = rows.first() else {
             return;
         };
@@ -369,10 +376,16 @@ impl Lane {
                     .await;
                 self.note_taken_over(rows.len(), recorded);
                 if let Sink::Webhook(name) = &self.sink {
-                    tracing::error!(webhook = %name,
-                        "the webhook answered 410 Gone: disabled; its alerts wait until its URL changes or `feedwatch alerts retry --webhook {name}`");
-                    if let Err(err) = store.disable_webhook(name, "HTTP 410 Gone", now).await {
-                        tracing::error!(webhook = %name, error = %err, "cannot record that the webhook is disabled");
+                    match store
+                        .disable_webhook(name, "HTTP 410 Gone", now, sent_at)
+                        .await
+                    {
+                        Ok(true) => tracing::error!(webhook = %name,
+                            "the webhook answered 410 Gone: disabled; its alerts wait until its URL changes or `feedwatch alerts retry --webhook {name}`"),
+                        Ok(false) => tracing::warn!(webhook = %name,
+                            "the webhook answered 410 Gone to a request sent before it was enabled again; it stays enabled"),
+                        Err(err) => tracing::error!(webhook = %name, error = %err,
+                            "the webhook answered 410 Gone, but it cannot be recorded as disabled"),
                     }
                 }
             }

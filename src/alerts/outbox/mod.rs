@@ -104,7 +104,7 @@ impl Outbox {
     pub async fn register_webhooks(&self) -> Result<(), StoreError> {
         for webhook in &self.webhooks {
             self.store
-                .register_webhook(&webhook.name, &url_fingerprint(webhook))
+                .register_webhook(&webhook.name, &url_fingerprint(webhook), chrono::Utc::now())
                 .await?;
         }
         for (name, reason) in self.store.disabled_webhooks().await? {
