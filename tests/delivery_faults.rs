@@ -289,12 +289,12 @@ async fn sigterm_lets_requests_in_flight_finish_and_claims_nothing_more() {
 #[derive(Clone)]
 struct SlowFirstReceiver {
     addr: SocketAddr,
-    requests: Arc<Mutex<Vec<(String, StatusCode)>>>,
+    requests: Arc<Mutex<Vec<(String, StatusCode, Instant)>>>,
 }
 
 impl SlowFirstReceiver {
     async fn start(first_delay: Duration) -> Self {
-        let requests: Arc<Mutex<Vec<(String, StatusCode)>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<(String, StatusCode, Instant)>>> = Arc::default();
         let app = Router::new().route(
             "/hook",
             post({
@@ -305,13 +305,13 @@ impl SlowFirstReceiver {
                         let id = headers["webhook-id"].to_str().unwrap().to_string();
                         let first = {
                             let mut requests = requests.lock().unwrap();
-                            let first = !requests.iter().any(|(seen, _)| *seen == id);
+                            let first = !requests.iter().any(|(seen, _, _)| *seen == id);
                             let status = if first {
                                 StatusCode::INTERNAL_SERVER_ERROR
                             } else {
                                 StatusCode::NO_CONTENT
                             };
-                            requests.push((id, status));
+                            requests.push((id, status, Instant::now()));
                             first
                         };
                         if first {
@@ -330,8 +330,53 @@ impl SlowFirstReceiver {
         Self { addr, requests }
     }
 
-    fn requests(&self) -> Vec<(String, StatusCode)> {
+    fn requests(&self) -> Vec<(String, StatusCode, Instant)> {
         self.requests.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_is_retried_on_its_schedule_not_after_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = site_with(1).await;
+    // The alert's first attempt fails after 300 ms, while the lane, with nothing else to
+    // do, sleeps until the next row could be due: for all it knew then, when the claim's
+    // lease (the 30 s timeout plus 5 s) runs out. The retry is due 200 ms (retry_initial)
+    // after the failure.
+    let receiver = SlowFirstReceiver::start(Duration::from_millis(300)).await;
+    let config = write_config(
+        dir.path(),
+        &site,
+        "",
+        &[(
+            "hook",
+            format!("http://{}/hook", receiver.addr),
+            "timeout = \"30s\"",
+        )],
+    );
+    let daemon = Daemon::start(&config, "retry.log");
+    wait_until(Duration::from_secs(20), "the alert is delivered", || {
+        receiver
+            .requests()
+            .iter()
+            .filter(|r| r.1 == StatusCode::NO_CONTENT)
+            .count()
+            == 1
+    })
+    .await;
+    daemon.stop();
+    let mut first_try: HashMap<String, Instant> = HashMap::new();
+    for (id, status, at) in receiver.requests() {
+        match status {
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                first_try.insert(id, at);
+            }
+            _ => {
+                let waited = at.duration_since(first_try[&id]);
+                println!("alert {id}: retried {waited:?} after its failed attempt began");
+                assert!(waited < Duration::from_secs(3), "{id} waited {waited:?}");
+            }
+        }
     }
 }
 
@@ -423,7 +468,7 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
         undone.lock().unwrap()
     );
     let mut sends: HashMap<String, usize> = HashMap::new();
-    for (id, _) in receiver.requests() {
+    for (id, _, _) in receiver.requests() {
         *sends.entry(id).or_default() += 1;
     }
     let ids: BTreeSet<String> = sends.keys().cloned().collect();

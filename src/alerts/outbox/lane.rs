@@ -317,6 +317,9 @@ impl Lane {
             }
         };
         self.record(&rows, outcome, sent_at, lease_end).await;
+        // The lane may be asleep until this claim's lease ends; the rows are due at their
+        // retry time now, or not at all.
+        self.wake();
     }
 
     async fn send(&self, rows: &[DueDelivery]) -> Outcome {
