@@ -227,8 +227,9 @@ enum AlertsCommand {
     },
     /// Show one alert's payload and its deliveries
     Show { id: String },
-    /// Send failed and dead deliveries again now (all, or those of the given alerts / webhook);
-    /// with --webhook, also re-enables a webhook disabled by 410 Gone
+    /// Send failed and dead deliveries again now (those waiting for a digest window or a
+    /// Retry-After keep waiting); given alert ids, every undelivered delivery of those alerts;
+    /// with --webhook, only that webhook's, and it is re-enabled if 410 Gone disabled it
     Retry {
         ids: Vec<String>,
         #[arg(long)]
@@ -506,7 +507,7 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     if deliver {
         let outbox = Outbox::new(&config, store.clone(), wake)?.without_stdout_echo();
         outbox.register_webhooks().await?;
-        while outbox.deliver_due().await? > 0 {}
+        outbox.drain().await?;
     }
     store.close().await;
     Ok(if failed > 0 {
@@ -1160,7 +1161,7 @@ async fn alerts(config_path: Option<&Path>, command: AlertsCommand) -> anyhow::R
                 .map(|w| sink_arg(&config, w))
                 .transpose()?;
             if let Some(Sink::Webhook(name)) = &sink
-                && store.enable_webhook(name).await?
+                && store.enable_webhook(name, now).await?
             {
                 errln!("webhook `{name}` enabled again");
             }

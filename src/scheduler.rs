@@ -1,8 +1,8 @@
 //! The daemon: one task per feed that sleeps until the feed is due and polls it through the
-//! pipeline (which applies the fetch limits), plus the outbox worker and a heartbeat that tells
-//! the store this process is alive and recovers the polls of processes that died. Owns when
-//! things happen (intervals, jitter, backoff) and shutdown; what a poll does is the pipeline's
-//! business.
+//! pipeline (which applies the fetch limits), plus the outbox (a lane per sink) and a
+//! heartbeat that tells the store this process is alive and recovers the polls of processes
+//! that died. Owns when things happen (intervals, jitter, backoff) and shutdown; what a poll
+//! does is the pipeline's business.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::alerts::outbox::Outbox;
+use crate::alerts::outbox::{self, Outbox};
 use crate::config::{Config, Daemon, FeedSpec};
 use crate::pipeline::{Pipeline, PollError};
 use crate::store::Store;
@@ -94,9 +94,14 @@ pub async fn run(
     tracker.close();
     shutdown.cancelled().await;
     tracing::info!("shutting down");
-    if tokio::time::timeout(config.daemon.shutdown_timeout, tracker.wait())
-        .await
-        .is_err()
+    // The outbox gives its unfinished requests shutdown_timeout, then releases their rows
+    // within RELEASE_GRACE; waiting that little longer lets it do so.
+    if tokio::time::timeout(
+        config.daemon.shutdown_timeout + outbox::RELEASE_GRACE,
+        tracker.wait(),
+    )
+    .await
+    .is_err()
     {
         tracing::warn!("some work did not finish within shutdown_timeout");
     }

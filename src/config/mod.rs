@@ -55,6 +55,8 @@ pub mod bounds {
     pub const CONCURRENT_FETCHES: u64 = 4096;
     /// `per_host_concurrency`.
     pub const PER_HOST_CONCURRENCY: u64 = 256;
+    /// A webhook's `concurrency`: more requests in flight to one endpoint than a host gets.
+    pub const WEBHOOK_CONCURRENCY: u64 = 256;
     /// `max_body_bytes`: 1 GiB.
     pub const BODY_BYTES: u64 = 1 << 30;
     /// `max_items_per_feed`.
@@ -237,6 +239,8 @@ pub struct WebhookSpec {
     pub max_age: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Requests in flight to this webhook at most; each webhook drains on its own.
+    pub concurrency: usize,
 }
 
 /// At most `count` messages per `per`.
@@ -1044,6 +1048,13 @@ impl Loader<'_> {
                 Duration::from_secs(30),
                 bounds::TIMEOUT,
             ),
+            concurrency: self.positive(
+                file,
+                "concurrency",
+                table.concurrency.as_ref(),
+                4,
+                bounds::WEBHOOK_CONCURRENCY,
+            ) as usize,
         })
     }
 

@@ -103,6 +103,7 @@ pub struct WebhookTable {
     pub digest: Option<S<String>>,
     pub max_age: Option<S<String>>,
     pub timeout: Option<S<String>>,
+    pub concurrency: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -224,6 +224,7 @@ fn webhook_formats_rates_digests_and_rotating_secrets() {
     assert_eq!(slack.digest, Some(Duration::from_secs(900)));
     assert_eq!(slack.signing_keys.len(), 2);
     assert_eq!(slack.max_age, Duration::from_secs(3600));
+    assert_eq!(slack.concurrency, 4, "the default");
     assert!(matches!(
         config.webhooks[1].format,
         WebhookFormat::Template(_)
@@ -366,13 +367,39 @@ const DURATION_BOUNDS: &[(Table, &str, &str, &str, &str)] = &[
 ];
 
 /// Each size or count key with its bound.
-const COUNT_BOUNDS: &[(&str, u64, &str)] = &[
-    ("max_concurrent_fetches", 4096, "at most 4096"),
-    ("per_host_concurrency", 256, "at most 256"),
-    ("max_body_bytes", 1 << 30, "at most 1073741824 (1 GiB)"),
-    ("max_items_per_feed", 100_000, "at most 100000"),
-    ("max_article_chars", 10_000_000, "at most 10000000"),
-    ("max_concurrent_article_fetches", 4096, "at most 4096"),
+const COUNT_BOUNDS: &[(Table, &str, u64, &str)] = &[
+    (
+        Table::Daemon,
+        "max_concurrent_fetches",
+        4096,
+        "at most 4096",
+    ),
+    (Table::Daemon, "per_host_concurrency", 256, "at most 256"),
+    (
+        Table::Daemon,
+        "max_body_bytes",
+        1 << 30,
+        "at most 1073741824 (1 GiB)",
+    ),
+    (
+        Table::Daemon,
+        "max_items_per_feed",
+        100_000,
+        "at most 100000",
+    ),
+    (
+        Table::Daemon,
+        "max_article_chars",
+        10_000_000,
+        "at most 10000000",
+    ),
+    (
+        Table::Daemon,
+        "max_concurrent_article_fetches",
+        4096,
+        "at most 4096",
+    ),
+    (Table::Webhook, "concurrency", 256, "at most 256"),
 ];
 
 #[test]
@@ -427,9 +454,9 @@ fn a_duration_beyond_its_bound_is_a_located_error_naming_the_bound() {
 
 #[test]
 fn every_size_and_count_is_accepted_up_to_its_bound_and_not_beyond() {
-    for &(key, bound, message) in COUNT_BOUNDS {
-        let config = load_str(&config_with(Table::Daemon, key, &bound.to_string()))
-            .unwrap_or_else(|e| panic!("{key} = {bound}: {e}"));
+    for &(table, key, bound, message) in COUNT_BOUNDS {
+        let text = config_with(table, key, &bound.to_string());
+        let config = load_str(&text).unwrap_or_else(|e| panic!("{key} = {bound}: {e}"));
         let daemon = &config.daemon;
         let got = match key {
             "max_concurrent_fetches" => daemon.max_concurrent_fetches as u64,
@@ -438,24 +465,28 @@ fn every_size_and_count_is_accepted_up_to_its_bound_and_not_beyond() {
             "max_items_per_feed" => daemon.max_items_per_feed as u64,
             "max_article_chars" => daemon.max_article_chars as u64,
             "max_concurrent_article_fetches" => daemon.max_concurrent_article_fetches as u64,
+            "concurrency" => config.webhooks[0].concurrency as u64,
             other => panic!("no check for {other}"),
         };
         assert_eq!(got, bound, "{key}");
+        let line = text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
 
         for beyond in [bound + 1, i64::MAX as u64] {
-            let error = only_error(load_str(&config_with(
-                Table::Daemon,
-                key,
-                &beyond.to_string(),
-            )));
+            let error = only_error(load_str(&config_with(table, key, &beyond.to_string())));
             assert!(error.message.contains(message), "{key}: {}", error.message);
             let location = error.location.unwrap();
             assert_eq!(
                 (location.line, location.column),
-                (2, key.len() + 4),
+                (line, key.len() + 4),
                 "{key}"
             );
         }
+        let error = only_error(load_str(&config_with(table, key, "0")));
+        assert!(
+            error.message.contains("positive"),
+            "{key}: {}",
+            error.message
+        );
     }
 }
 
@@ -489,7 +520,7 @@ fn the_shipped_config_documents_every_bound() {
             "config/feedwatch.toml does not give the bound of `{key}`"
         );
     }
-    for &(key, bound, _) in COUNT_BOUNDS {
+    for &(_, key, bound, _) in COUNT_BOUNDS {
         let human = super::human_size(bound);
         let documented = shipped.lines().any(|l| {
             l.contains(key)

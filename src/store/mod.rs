@@ -2,7 +2,8 @@
 //! (WAL, one file). Its one promise is exactly-once alerting: a new item and the alerts it
 //! causes are written in one transaction, and the unique key (topic, feed, item) makes a
 //! second attempt a no-op, so neither a restart nor a crash re-creates or loses an alert.
-//! Deliveries are claimed with a lease, so a crashed sender's rows become due again.
+//! Deliveries are claimed with a lease and a token (`deliveries`), so a crashed sender's rows
+//! become due again and a late one cannot overwrite a newer result.
 //! Times are stored as unix milliseconds. No other module writes SQL.
 
 use std::path::Path;
@@ -18,6 +19,9 @@ use sqlx::{Row, SqlSafeStr};
 
 use crate::feeds::{FeedItem, ItemKey};
 use crate::fetch::Validators;
+
+mod deliveries;
+pub use deliveries::{ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -101,63 +105,6 @@ pub struct NewAlert {
     pub sinks: Vec<(Sink, DateTime<Utc>)>,
 }
 
-/// Where a delivery stands, as `feedwatch alerts list` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Not attempted yet.
-    Pending,
-    /// Attempted and failed; will be retried.
-    Failed,
-    /// Failed for longer than the webhook's `max_age`; kept, no longer retried.
-    Dead,
-    Delivered,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Dead => "dead",
-            DeliveryStatus::Delivered => "delivered",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    pub status: Option<DeliveryStatus>,
-    pub sink: Option<Sink>,
-    pub topic: Option<String>,
-    pub alert_id: Option<String>,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct DeliveryRow {
-    pub alert_id: String,
-    pub topic: String,
-    pub sink: Sink,
-    pub status: DeliveryStatus,
-    pub attempts: u32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub payload: String,
-}
-
-/// A delivery claimed for sending.
-#[derive(Debug, Clone)]
-pub struct DueDelivery {
-    pub alert_id: String,
-    pub topic: String,
-    pub sink: Sink,
-    pub attempts: u32,
-    pub payload: String,
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -211,6 +158,11 @@ fn migrator() -> Migrator {
             6,
             "poll guard",
             include_str!("../../migrations/sqlite/0006_poll_guard.sql"),
+        ),
+        migration(
+            7,
+            "delivery claims",
+            include_str!("../../migrations/sqlite/0007_delivery_claims.sql"),
         ),
     ])
 }
@@ -638,192 +590,6 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Claims up to `limit` due deliveries for `lease`: until it expires no other worker (or
-    /// instance) takes them, and if this one crashes they become due again by themselves.
-    pub async fn claim_due_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<DueDelivery>, StoreError> {
-        let now_ms = millis(now);
-        // IMMEDIATE takes the write lock up front, so two claimers cannot pick the same rows.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query(
-            "SELECT d.alert_id, a.topic, d.sink, d.attempts, a.payload, a.created_at
-             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-               AND (d.lease_until IS NULL OR d.lease_until <= $1)
-               AND d.sink NOT IN (SELECT name FROM webhook_state WHERE disabled_at IS NOT NULL)
-             ORDER BY d.next_attempt_at LIMIT $2",
-        )
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let lease_until = now_ms + lease.as_millis() as i64;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let delivery = DueDelivery {
-                alert_id: row.try_get("alert_id")?,
-                topic: row.try_get("topic")?,
-                sink: Sink::from_stored(row.try_get("sink")?),
-                attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
-                payload: row.try_get("payload")?,
-                created_at: from_millis(row.try_get("created_at")?),
-            };
-            sqlx::query("UPDATE deliveries SET lease_until = $3 WHERE alert_id = $1 AND sink = $2")
-                .bind(&delivery.alert_id)
-                .bind(delivery.sink.stored())
-                .bind(lease_until)
-                .execute(&mut *tx)
-                .await?;
-            claimed.push(delivery);
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    pub async fn mark_delivered(
-        &self,
-        alert_id: &str,
-        sink: &Sink,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'delivered', delivered_at = $3,
-                 attempts = attempts + 1, lease_until = NULL, last_error = NULL
-             WHERE alert_id = $1 AND sink = $2",
-        )
-        .bind(alert_id)
-        .bind(sink.stored())
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records a failed attempt: the row is retried at `retry_at`, or becomes a dead letter
-    /// when `retry_at` is `None`.
-    pub async fn mark_failed(
-        &self,
-        alert_id: &str,
-        sink: &Sink,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL, last_error = $3,
-                 status = CASE WHEN $4 IS NULL THEN 'dead' ELSE 'pending' END,
-                 next_attempt_at = COALESCE($4, next_attempt_at)
-             WHERE alert_id = $1 AND sink = $2",
-        )
-        .bind(alert_id)
-        .bind(sink.stored())
-        .bind(error)
-        .bind(retry_at.map(millis))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Puts a claimed delivery back without counting an attempt (a rate limit said "not yet").
-    pub async fn defer(
-        &self,
-        alert_id: &str,
-        sink: &Sink,
-        until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $3
-             WHERE alert_id = $1 AND sink = $2",
-        )
-        .bind(alert_id)
-        .bind(sink.stored())
-        .bind(millis(until))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records the configured URL of a webhook; a webhook disabled under another URL is
-    /// enabled again, since the operator has pointed it somewhere new.
-    pub async fn register_webhook(
-        &self,
-        name: &str,
-        url_fingerprint: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webhook_state (name, url_fingerprint) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET url_fingerprint = excluded.url_fingerprint,
-                 disabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                    THEN webhook_state.disabled_at END,
-                 disabled_reason = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                        THEN webhook_state.disabled_reason END",
-        )
-        .bind(name)
-        .bind(url_fingerprint)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Stops deliveries to a webhook (its pending rows wait) until it is enabled again.
-    pub async fn disable_webhook(
-        &self,
-        name: &str,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE webhook_state SET disabled_at = $2, disabled_reason = $3 WHERE name = $1",
-        )
-        .bind(name)
-        .bind(millis(now))
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Enables a disabled webhook; returns whether it was disabled.
-    pub async fn enable_webhook(&self, name: &str) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE webhook_state SET disabled_at = NULL, disabled_reason = NULL
-             WHERE name = $1 AND disabled_at IS NOT NULL",
-        )
-        .bind(name)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed > 0)
-    }
-
-    /// Disabled webhooks with the reason.
-    pub async fn disabled_webhooks(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, COALESCE(disabled_reason, '') AS reason FROM webhook_state
-             WHERE disabled_at IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("reason")?)))
-            .collect()
-    }
-
-    /// When the next pending delivery falls due, so the sender can sleep until then.
-    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0)))
-             FROM deliveries WHERE status = 'pending'
-               AND sink NOT IN (SELECT name FROM webhook_state WHERE disabled_at IS NOT NULL)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(next.map(from_millis))
-    }
-
     /// The learned template blocks of a host's pages, serialised by `extract::HostMemory`.
     pub async fn host_memory(&self, host: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(
@@ -852,64 +618,6 @@ impl Store {
         Ok(())
     }
 
-    /// Deliveries matching `filter`, newest alert first.
-    pub async fn deliveries(
-        &self,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        let (status, retried) = match filter.status {
-            None => (None, None),
-            Some(DeliveryStatus::Pending) => (Some("pending"), Some(false)),
-            Some(DeliveryStatus::Failed) => (Some("pending"), Some(true)),
-            Some(DeliveryStatus::Dead) => (Some("dead"), None),
-            Some(DeliveryStatus::Delivered) => (Some("delivered"), None),
-        };
-        let rows = sqlx::query(
-            "SELECT d.alert_id, a.topic, d.sink, d.status, d.attempts, d.next_attempt_at,
-                    d.last_error, d.delivered_at, a.created_at, a.payload
-             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE ($1 IS NULL OR d.status = $1)
-               AND ($2 IS NULL OR (d.attempts > 0) = $2)
-               AND ($3 IS NULL OR d.sink = $3)
-               AND ($4 IS NULL OR a.topic = $4)
-               AND ($5 IS NULL OR d.alert_id = $5)
-             ORDER BY a.created_at DESC, d.alert_id, d.sink LIMIT $6",
-        )
-        .bind(status)
-        .bind(retried)
-        .bind(filter.sink.as_ref().map(Sink::stored))
-        .bind(filter.topic.as_deref())
-        .bind(filter.alert_id.as_deref())
-        .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let attempts = row.try_get::<i64, _>("attempts")?.max(0) as u32;
-                let status = match row.try_get::<String, _>("status")?.as_str() {
-                    "delivered" => DeliveryStatus::Delivered,
-                    "dead" => DeliveryStatus::Dead,
-                    _ if attempts > 0 => DeliveryStatus::Failed,
-                    _ => DeliveryStatus::Pending,
-                };
-                Ok(DeliveryRow {
-                    alert_id: row.try_get("alert_id")?,
-                    topic: row.try_get("topic")?,
-                    sink: Sink::from_stored(row.try_get("sink")?),
-                    status,
-                    attempts,
-                    next_attempt_at: from_millis(row.try_get("next_attempt_at")?),
-                    last_error: row.try_get("last_error")?,
-                    delivered_at: row
-                        .try_get::<Option<i64>, _>("delivered_at")?
-                        .map(from_millis),
-                    created_at: from_millis(row.try_get("created_at")?),
-                    payload: row.try_get("payload")?,
-                })
-            })
-            .collect()
-    }
-
     /// Alerts that exist, with their payloads (for `alerts show` and audits).
     pub async fn alert_payload(&self, alert_id: &str) -> Result<Option<String>, StoreError> {
         Ok(
@@ -927,59 +635,6 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
-    }
-
-    /// Makes undelivered deliveries (failed, pending or dead) due now: those of `alert_ids`
-    /// when given, else all; only `sink`'s when given. Returns how many rows changed.
-    pub async fn retry_now(
-        &self,
-        alert_ids: &[String],
-        sink: Option<&Sink>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let ids = serde_json::Value::from(alert_ids.to_vec()).to_string();
-        let changed = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
-             WHERE status IN ('pending', 'dead')
-               AND ($2 = 0 OR alert_id IN (SELECT value FROM json_each($3)))
-               AND ($4 IS NULL OR sink = $4)",
-        )
-        .bind(millis(now))
-        .bind(alert_ids.len() as i64)
-        .bind(ids)
-        .bind(sink.map(Sink::stored))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
-    }
-
-    /// Queues every alert created since `since` (of `topic`, when given) for `sink`, again
-    /// if it was delivered there before: to fill a new endpoint or replay a lost day.
-    pub async fn replay(
-        &self,
-        sink: &Sink,
-        since: DateTime<Utc>,
-        topic: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let changed = sqlx::query(
-            "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
-             SELECT id, $1, 'pending', $2 FROM alerts
-             WHERE created_at >= $3
-               AND (($4 IS NULL AND topic <> '@feed-health') OR topic = $4)
-             ON CONFLICT (alert_id, sink) DO UPDATE SET status = 'pending', attempts = 0,
-                 next_attempt_at = excluded.next_attempt_at, lease_until = NULL,
-                 last_error = NULL, delivered_at = NULL",
-        )
-        .bind(sink.stored())
-        .bind(millis(now))
-        .bind(millis(since))
-        .bind(topic)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
     }
 
     pub async fn close(&self) {

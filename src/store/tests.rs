@@ -118,6 +118,47 @@ async fn failures_count_up_and_success_resets() {
         .unwrap();
     assert_eq!(store.feed_state("f").await.unwrap().consecutive_failures, 0);
 }
+/// Records alert `id` of `topic` (its own item) created at `created`, due for `sink` at `due`.
+async fn queue(
+    store: &Store,
+    id: &str,
+    topic: &str,
+    sink: &Sink,
+    created: DateTime<Utc>,
+    due: DateTime<Utc>,
+) {
+    let mut new = alert(id, topic, vec![]);
+    new.sinks = vec![(sink.clone(), due)];
+    let created_ids = store
+        .record_item("f", &item(&format!("item-{id}")), None, &[new], created)
+        .await
+        .unwrap();
+    assert_eq!(created_ids, vec![id.to_string()]);
+}
+
+/// The single message of a claim that must find exactly one.
+async fn claim_one(store: &Store, sink: &Sink, now: DateTime<Utc>, lease: Duration) -> DueDelivery {
+    let mut messages = store
+        .claim_deliveries(sink, now, 10, ClaimShape::Single, lease)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let mut rows = messages.remove(0);
+    assert_eq!(rows.len(), 1);
+    rows.remove(0)
+}
+
+async fn status_of(store: &Store, id: &str, sink: &Sink) -> (DeliveryStatus, u32) {
+    let filter = DeliveryFilter {
+        alert_id: Some(id.into()),
+        sink: Some(sink.clone()),
+        limit: 10,
+        ..DeliveryFilter::default()
+    };
+    let rows = store.deliveries(&filter).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    (rows[0].status, rows[0].attempts)
+}
 
 #[tokio::test]
 async fn claimed_deliveries_are_leased_retried_and_finished() {
@@ -135,66 +176,381 @@ async fn claimed_deliveries_are_leased_retried_and_finished() {
         .await
         .unwrap();
     let lease = Duration::from_secs(60);
-    let claimed = store.claim_due_deliveries(now, 10, lease).await.unwrap();
-    assert_eq!(claimed.len(), 2);
-    assert_eq!(claimed[0].payload, "{\"id\":\"1\"}");
-    // Leased rows are not handed out twice.
-    assert!(
-        store
-            .claim_due_deliveries(now, 10, lease)
+    let first = claim_one(&store, &hook, now, lease).await;
+    assert_eq!(first.payload, "{\"id\":\"1\"}");
+    let local = claim_one(&store, &Sink::Stdout, now, lease).await;
+    // Each sink claims only its own rows, and leased rows are not handed out twice.
+    for sink in [&hook, &Sink::Stdout] {
+        let again = store
+            .claim_deliveries(sink, now, 10, ClaimShape::Single, lease)
             .await
-            .unwrap()
-            .is_empty()
-    );
-    // …until the lease runs out (a crashed sender).
+            .unwrap();
+        assert!(again.is_empty());
+    }
+    // …until the lease runs out (a crashed sender): then under a new token.
     let later = now + chrono::Duration::seconds(61);
+    let reclaimed = claim_one(&store, &hook, later, lease).await;
+    assert_ne!(reclaimed.claim_token, first.claim_token);
+
     assert_eq!(
         store
-            .claim_due_deliveries(later, 10, lease)
+            .mark_delivered(std::slice::from_ref(&local), later)
             .await
-            .unwrap()
-            .len(),
-        2
+            .unwrap(),
+        1
     );
-
-    store
-        .mark_delivered("1", &Sink::Stdout, later)
-        .await
-        .unwrap();
     let retry_at = later + chrono::Duration::seconds(5);
-    store
-        .mark_failed("1", &hook, "HTTP 500", Some(retry_at))
-        .await
-        .unwrap();
+    assert_eq!(
+        store
+            .mark_failed(&[(&reclaimed, Some(retry_at))], "HTTP 500", false)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(
         store
-            .claim_due_deliveries(later, 10, lease)
+            .claim_deliveries(&hook, later, 10, ClaimShape::Single, lease)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.next_delivery_due().await.unwrap(),
+        store.next_delivery_due(&hook).await.unwrap(),
         Some(from_millis(millis(retry_at)))
     );
-    let retried = store
-        .claim_due_deliveries(retry_at, 10, lease)
+    assert_eq!(store.next_delivery_due(&Sink::Stdout).await.unwrap(), None);
+    let retried = claim_one(&store, &hook, retry_at, lease).await;
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(retried.sink, hook);
+
+    store
+        .mark_failed(&[(&retried, None)], "gone", false)
         .await
         .unwrap();
-    assert_eq!(retried.len(), 1);
-    assert_eq!(retried[0].attempts, 1);
-    assert_eq!(retried[0].sink, hook);
-
-    store.mark_failed("1", &hook, "gone", None).await.unwrap();
     let far = retry_at + chrono::Duration::days(30);
     assert!(
         store
-            .claim_due_deliveries(far, 10, lease)
+            .claim_deliveries(&hook, far, 10, ClaimShape::Single, lease)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+    assert_eq!(store.next_delivery_due(&hook).await.unwrap(), None);
+    assert_eq!(
+        status_of(&store, "1", &hook).await,
+        (DeliveryStatus::Dead, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_late_sender_changes_nothing_once_its_claim_is_taken_over() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let hook = Sink::Webhook("hook".into());
+    queue(&store, "1", "t", &hook, now, now).await;
+    let lease = Duration::from_secs(1);
+    let late = claim_one(&store, &hook, now, lease).await;
+    // Sender A's lease runs out mid-request (a busy store); sender B takes the row over.
+    let takeover_at = now + chrono::Duration::seconds(2);
+    let current = claim_one(&store, &hook, takeover_at, lease).await;
+
+    // A's results, whatever they are, change nothing now.
+    let retry_at = Some(takeover_at + chrono::Duration::seconds(5));
+    assert_eq!(
+        store
+            .mark_failed(&[(&late, retry_at)], "timed out", false)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.release(std::slice::from_ref(&late)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .mark_delivered(std::slice::from_ref(&late), takeover_at)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        status_of(&store, "1", &hook).await,
+        (DeliveryStatus::Pending, 0)
+    );
+
+    // B's claim decides.
+    assert_eq!(
+        store
+            .mark_delivered(std::slice::from_ref(&current), takeover_at)
+            .await
+            .unwrap(),
+        1
+    );
+    // Once delivered, no completion of either claim turns the row back to pending.
+    for row in [&late, &current] {
+        assert_eq!(
+            store
+                .mark_failed(&[(row, retry_at)], "HTTP 500", true)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(store.release(std::slice::from_ref(row)).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .mark_delivered(std::slice::from_ref(row), takeover_at)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    assert_eq!(
+        status_of(&store, "1", &hook).await,
+        (DeliveryStatus::Delivered, 1)
+    );
+    let far = now + chrono::Duration::days(30);
+    assert!(
+        store
+            .claim_deliveries(&hook, far, 10, ClaimShape::Single, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_delivery_due(&hook).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_digest_is_recorded_under_its_claim_row_by_row() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let hook = Sink::Webhook("hook".into());
+    queue(&store, "1", "t", &hook, now, now).await;
+    queue(&store, "2", "t", &hook, now, now).await;
+    let lease = Duration::from_secs(1);
+    let mut digest = store
+        .claim_deliveries(&hook, now, 1, ClaimShape::ByTopic(64), lease)
+        .await
+        .unwrap();
+    assert_eq!(digest.len(), 1);
+    let digest = digest.remove(0);
+    assert_eq!(digest.len(), 2);
+    assert_eq!(digest[0].claim_token, digest[1].claim_token);
+    // Another sender releases nothing of it, and a release by its own claim frees both rows.
+    let mut foreign = digest[0].clone();
+    foreign.claim_token = "someone-else".into();
+    assert_eq!(store.release(&[foreign]).await.unwrap(), 0);
+    assert_eq!(store.release(&digest).await.unwrap(), 2);
+    let again = store
+        .claim_deliveries(&hook, now, 1, ClaimShape::ByTopic(64), lease)
+        .await
+        .unwrap();
+    assert_eq!(again[0].len(), 2, "released rows are due at once");
+    // Recording the old claim after the new one took the rows changes neither.
+    assert_eq!(store.mark_delivered(&digest, now).await.unwrap(), 0);
+    assert_eq!(store.mark_delivered(&again[0], now).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn claims_take_only_as_many_messages_as_asked_oldest_alert_first() {
+    let (store, _dir) = store().await;
+    let t0 = Utc::now() - chrono::Duration::seconds(10);
+    let hook = Sink::Webhook("hook".into());
+    let at = |ms| t0 + chrono::Duration::milliseconds(ms);
+    // Recorded out of order, and due in the opposite order of their creation (retries).
+    queue(&store, "c", "u", &hook, at(30), at(1)).await;
+    queue(&store, "a", "t", &hook, at(10), at(3)).await;
+    queue(&store, "b", "u", &hook, at(20), at(2)).await;
+    queue(&store, "d", "t", &hook, at(40), at(0)).await;
+    let lease = Duration::from_secs(60);
+    let now = Utc::now();
+
+    let one = store
+        .claim_deliveries(&hook, now, 1, ClaimShape::Single, lease)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0][0].alert_id, "a");
+    // The rest stay as they were: unclaimed, unattempted, due when they were due.
+    for id in ["b", "c", "d"] {
+        assert_eq!(
+            status_of(&store, id, &hook).await,
+            (DeliveryStatus::Pending, 0)
+        );
+    }
+    assert_eq!(
+        store.next_delivery_due(&hook).await.unwrap(),
+        Some(from_millis(millis(at(0))))
+    );
+    store.release(&one[0]).await.unwrap();
+
+    // A digest takes the oldest alert's topic whole, then the next topic.
+    let digests = store
+        .claim_deliveries(&hook, now, 1, ClaimShape::ByTopic(64), lease)
+        .await
+        .unwrap();
+    let ids = |m: &Vec<DueDelivery>| m.iter().map(|d| d.alert_id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        digests.iter().map(ids).collect::<Vec<_>>(),
+        vec![vec!["a", "d"]]
+    );
+    let next = store
+        .claim_deliveries(&hook, now, 5, ClaimShape::ByTopic(64), lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(ids).collect::<Vec<_>>(),
+        vec![vec!["b", "c"]]
+    );
+    store.release(&digests[0]).await.unwrap();
+    store.release(&next[0]).await.unwrap();
+
+    // A batch is one message of several rows under one token.
+    let batch = store
+        .claim_deliveries(&hook, now, 1, ClaimShape::Batch(3), lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.iter().map(ids).collect::<Vec<_>>(),
+        vec![vec!["a", "b", "c"]]
+    );
+    assert!(
+        batch[0]
+            .iter()
+            .all(|d| d.claim_token == batch[0][0].claim_token)
+    );
+}
+
+#[tokio::test]
+async fn retry_without_ids_resets_only_failed_and_dead_rows() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let hook = Sink::Webhook("hook".into());
+    let other = Sink::Webhook("other".into());
+    let lease = Duration::from_secs(60);
+    let soon = now - chrono::Duration::seconds(1);
+    let later = now + chrono::Duration::hours(1);
+    // Waits for its digest window: never attempted.
+    queue(
+        &store,
+        "window",
+        "t",
+        &hook,
+        now,
+        now + chrono::Duration::minutes(10),
+    )
+    .await;
+    for id in ["failed", "held", "dead", "delivered", "in-flight"] {
+        queue(&store, id, "t", &hook, now, soon).await;
+    }
+    queue(&store, "failed-elsewhere", "t", &other, now, soon).await;
+    let claimed = store
+        .claim_deliveries(&hook, now, 10, ClaimShape::Single, lease)
+        .await
+        .unwrap();
+    let row = |id: &str| {
+        claimed
+            .iter()
+            .flatten()
+            .find(|d| d.alert_id == id)
+            .unwrap()
+            .clone()
+    };
+    store
+        .mark_failed(&[(&row("failed"), Some(later))], "HTTP 500", false)
+        .await
+        .unwrap();
+    // A 429 whose Retry-After asked for an hour.
+    store
+        .mark_failed(&[(&row("held"), Some(later))], "HTTP 429", true)
+        .await
+        .unwrap();
+    store
+        .mark_failed(&[(&row("dead"), None)], "HTTP 500", false)
+        .await
+        .unwrap();
+    store
+        .mark_delivered(&[row("delivered")], now)
+        .await
+        .unwrap();
+    // Failed once, and now being sent again under a live claim.
+    store
+        .mark_failed(&[(&row("in-flight"), Some(now))], "HTTP 500", false)
+        .await
+        .unwrap();
+    claim_one(&store, &hook, now, lease).await;
+    let elsewhere = claim_one(&store, &other, now, lease).await;
+    store
+        .mark_failed(&[(&elsewhere, Some(later))], "HTTP 500", false)
+        .await
+        .unwrap();
+
+    let expect = [
+        ("window", DeliveryStatus::Pending),
+        ("failed", DeliveryStatus::Failed),
+        ("held", DeliveryStatus::Pending),
+        ("dead", DeliveryStatus::Dead),
+        ("delivered", DeliveryStatus::Delivered),
+        ("in-flight", DeliveryStatus::Failed),
+    ];
+    for (id, status) in expect {
+        assert_eq!(status_of(&store, id, &hook).await.0, status, "{id}");
+    }
+    let listed_failed = store
+        .deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Failed),
+            limit: 100,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut failed_ids: Vec<_> = listed_failed.iter().map(|r| r.alert_id.as_str()).collect();
+    failed_ids.sort_unstable();
+    assert_eq!(failed_ids, vec!["failed", "failed-elsewhere", "in-flight"]);
+
+    // `alerts retry --webhook hook`: the failed and the dead row, not the one in flight.
+    assert_eq!(store.retry_now(&[], Some(&hook), now).await.unwrap(), 2);
+    let due: Vec<_> = store
+        .claim_deliveries(&hook, now, 10, ClaimShape::Single, lease)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(|d| d.alert_id)
+        .collect();
+    // Same creation time: the alert id decides.
+    assert_eq!(due, vec!["dead", "failed"]);
+    assert_eq!(
+        status_of(&store, "held", &hook).await,
+        (DeliveryStatus::Pending, 1)
+    );
+    assert_eq!(
+        store.next_delivery_due(&other).await.unwrap(),
+        Some(from_millis(millis(later)))
+    );
+    // `alerts retry`: every sink's failed rows.
+    assert_eq!(store.retry_now(&[], None, now).await.unwrap(), 1);
+    assert_eq!(
+        store.next_delivery_due(&other).await.unwrap(),
+        Some(from_millis(millis(now)))
+    );
+    // Naming an alert makes it due whatever it waits for.
+    let named = [
+        "held".to_string(),
+        "window".to_string(),
+        "delivered".to_string(),
+    ];
+    assert_eq!(store.retry_now(&named, None, now).await.unwrap(), 2);
+    let due: Vec<_> = store
+        .claim_deliveries(&hook, now, 10, ClaimShape::Single, lease)
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(|d| d.alert_id)
+        .collect();
+    assert_eq!(due, vec!["held", "window"]);
+    assert_eq!(
+        status_of(&store, "delivered", &hook).await.0,
+        DeliveryStatus::Delivered
+    );
 }
 
 #[tokio::test]
@@ -202,7 +558,7 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
     let (store, _dir) = store().await;
     let now = Utc::now();
     let hook = Sink::Webhook("hook".into());
-    store.register_webhook("hook", "url-a").await.unwrap();
+    store.register_webhook("hook", "url-a", now).await.unwrap();
     store
         .record_item(
             "f",
@@ -214,46 +570,55 @@ async fn a_disabled_webhook_keeps_its_deliveries_until_enabled_or_moved() {
         .await
         .unwrap();
     store
-        .disable_webhook("hook", "410 Gone", now)
+        .disable_webhook("hook", "410 Gone", now, now)
         .await
         .unwrap();
     let lease = Duration::from_secs(60);
-    assert!(
-        store
-            .claim_due_deliveries(now, 10, lease)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+    let claim = || store.claim_deliveries(&hook, now, 10, ClaimShape::Single, lease);
+    assert!(claim().await.unwrap().is_empty());
+    assert_eq!(store.next_delivery_due(&hook).await.unwrap(), None);
     assert_eq!(
         store.disabled_webhooks().await.unwrap(),
         vec![("hook".to_string(), "410 Gone".to_string())]
     );
     // Same URL: stays disabled. A new URL: enabled again, and the delivery goes out.
-    store.register_webhook("hook", "url-a").await.unwrap();
+    store.register_webhook("hook", "url-a", now).await.unwrap();
+    assert!(claim().await.unwrap().is_empty());
+    store.register_webhook("hook", "url-b", now).await.unwrap();
+    let claimed = claim_one(&store, &hook, now, lease).await;
+    assert_eq!(claimed.topic, "t");
+
+    // A 410 answered to a request sent before the webhook was enabled again changes nothing;
+    // one sent after disables it.
+    let before = now - chrono::Duration::seconds(1);
     assert!(
-        store
-            .claim_due_deliveries(now, 10, lease)
+        !store
+            .disable_webhook("hook", "410 Gone", now, before)
             .await
             .unwrap()
-            .is_empty()
     );
-    store.register_webhook("hook", "url-b").await.unwrap();
-    let claimed = store.claim_due_deliveries(now, 10, lease).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].topic, "t");
+    assert!(store.disabled_webhooks().await.unwrap().is_empty());
+    assert!(
+        store
+            .disable_webhook("hook", "410 Gone", now, now)
+            .await
+            .unwrap()
+    );
+    assert!(store.enable_webhook("hook", now).await.unwrap());
+    assert!(
+        !store
+            .disable_webhook("hook", "410 Gone", now, before)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.enable_webhook("hook", now).await.unwrap(),
+        "not disabled"
+    );
 
-    // Deferring does not count an attempt.
-    store
-        .defer("1", &hook, now + chrono::Duration::seconds(2))
-        .await
-        .unwrap();
-    let later = now + chrono::Duration::seconds(3);
-    assert_eq!(
-        store.claim_due_deliveries(later, 10, lease).await.unwrap()[0].attempts,
-        0
-    );
+    // Releasing (a shutdown) does not count an attempt, and the row is due again at once.
+    assert_eq!(store.release(&[claimed]).await.unwrap(), 1);
+    assert_eq!(claim_one(&store, &hook, now, lease).await.attempts, 0);
 }
 
 #[tokio::test]

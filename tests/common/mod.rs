@@ -1,6 +1,7 @@
 //! Real local servers for integration tests, all on 127.0.0.1: a news site (RSS and Atom feeds
 //! plus article pages wrapped in realistic boilerplate) and a webhook receiver that can be
-//! taken down and brought back on the same port. Also runs the feedwatch binary as a daemon.
+//! taken down and brought back on the same port, or made to hang (accept a request and never
+//! answer it). Also runs the feedwatch binary as a daemon.
 
 #![allow(dead_code)]
 
@@ -8,8 +9,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -235,6 +237,8 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     pub body: String,
     pub at: Instant,
+    /// The wall-clock arrival, to compare with times the store recorded.
+    pub wall: SystemTime,
 }
 
 impl Received {
@@ -244,11 +248,33 @@ impl Received {
 }
 
 /// A webhook endpoint that records every POST and can be stopped and restarted on its port.
+/// While hanging, it reads each request and never answers it (nor records it); with a delay,
+/// it answers (and records) each request that much later.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
+    hanging: Arc<AtomicBool>,
+    delay: Arc<Mutex<Duration>>,
+    /// Requests held unanswered right now.
+    held: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Counts a held request for as long as its handler lives (until the client gives up).
+struct Held(Arc<AtomicUsize>);
+
+impl Held {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Receiver {
@@ -257,6 +283,9 @@ impl Receiver {
         let mut receiver = Self {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
+            hanging: Arc::default(),
+            delay: Arc::default(),
+            held: Arc::default(),
             stop: None,
             task: None,
         };
@@ -264,13 +293,42 @@ impl Receiver {
         receiver
     }
 
+    /// A receiver that accepts requests and never answers them, until `set_hanging(false)`.
+    pub async fn start_hanging() -> Self {
+        let receiver = Self::start().await;
+        receiver.set_hanging(true);
+        receiver
+    }
+
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hanging.store(hanging, Ordering::SeqCst);
+    }
+
+    /// Answers every later request only after `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// How many requests are being held unanswered right now (hanging, or delayed).
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let received = self.received.clone();
+        let (hanging, held, delay) = (self.hanging.clone(), self.held.clone(), self.delay.clone());
         let app = Router::new().route(
             "/hook",
             post(move |headers: HeaderMap, body: String| {
                 let received = received.clone();
+                let (hanging, held, delay) = (hanging.clone(), held.clone(), delay.clone());
                 async move {
+                    let _held = Held::new(&held);
+                    if hanging.load(Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    let delay = *delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     let headers = headers
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
@@ -279,6 +337,7 @@ impl Receiver {
                         headers,
                         body,
                         at: Instant::now(),
+                        wall: SystemTime::now(),
                     });
                     StatusCode::NO_CONTENT
                 }
@@ -359,22 +418,29 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.stop_timed();
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns how long the exit took.
+    pub fn stop_timed(mut self) -> Duration {
         let pid = self.child.id().to_string();
+        let sent = Instant::now();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = sent + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                let took = sent.elapsed();
                 assert!(
                     status.success(),
                     "daemon exited with {status}; log: {}",
                     self.log_text()
                 );
-                return;
+                return took;
             }
             assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
