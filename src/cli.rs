@@ -456,7 +456,19 @@ async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitC
     let heartbeat = tokio::spawn(scheduler::keep_alive(pipeline.clone(), alive.clone()));
     let polls = config.feeds.iter().map(|feed| {
         let pipeline = pipeline.clone();
-        async move { (feed, pipeline.poll(feed).await) }
+        async move {
+            // Items whose article page is due for another try come along with the round.
+            let mut polled = pipeline.poll(feed).await;
+            match pipeline.retry_pending_items(feed).await {
+                Ok(alerts) => {
+                    if let Ok(report) = &mut polled {
+                        report.alerts.extend(alerts);
+                    }
+                }
+                Err(err) => errln!("{}: {}", feed.name, feed.scrub(&err.to_string())),
+            }
+            (feed, polled)
+        }
     });
     let results: Vec<_> = futures_util::stream::iter(polls)
         .buffer_unordered(config.feeds.len().max(1))

@@ -27,8 +27,9 @@ use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::politeness::HostGates;
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, Want, redacted};
 use crate::scheduler;
-use crate::store::{NewAlert, Sink, Store, StoreError};
+use crate::store::{NewAlert, Sink, Store, StoreError, listing_refresh};
 use crate::topics::{TopicMatch, TopicSet};
+use futures_util::StreamExt;
 
 /// A feed whose polls took the process down this many times in a row is quarantined.
 pub const QUARANTINE_AFTER: u32 = 3;
@@ -45,6 +46,8 @@ pub struct PollReport {
 
 /// How long one poll may spend fetching and analysing its new items.
 const ITEM_BUDGET: Duration = Duration::from_secs(120);
+/// A poll cut short by [`ITEM_BUDGET`] goes on with the items left over this soon.
+const RESUME_UNFINISHED: Duration = Duration::from_secs(10);
 
 /// A successful poll, with what the scheduler and the store need to know.
 struct Polled {
@@ -52,6 +55,10 @@ struct Polled {
     validators: Option<Validators>,
     fresh_for: Option<Duration>,
     moved_to: Option<url::Url>,
+    /// Whether the feed's document was read (not a 304).
+    parsed: bool,
+    /// Whether the item budget ran out before every new item was processed.
+    unfinished: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +114,34 @@ fn shown_url(feed: &FeedSpec, url: &url::Url) -> String {
     }
 }
 
+/// Why an item's article page could not be had.
+struct PageFailure {
+    /// A timeout, a connection failure, 429 or 5xx: worth another try later.
+    transient: bool,
+    message: String,
+}
+
+impl PageFailure {
+    fn lasting(message: impl Into<String>) -> Self {
+        Self {
+            transient: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// What became of one new item before it is recorded.
+enum Prepared {
+    /// Analysed on its page or — `note` says why — on its feed's text; `None` when even that
+    /// failed, and it is recorded without alerts.
+    Done {
+        analysed: Option<Box<Analysed>>,
+        note: Option<String>,
+    },
+    /// Its page failed in a way that may pass, on try `attempts`: it waits for another.
+    Retry { attempts: u32, error: String },
+}
+
 /// The analysed article of an item, with the topics it matched.
 struct Analysed {
     article: Article,
@@ -123,8 +158,10 @@ pub struct Pipeline {
     pool: AnalysisPool,
     /// Bounds concurrent feed fetches (and the feed bodies held in memory) across all feeds.
     feed_fetches: Arc<tokio::sync::Semaphore>,
-    /// Politeness per host actually contacted.
+    /// Politeness per feed host actually contacted.
     hosts: HostGates,
+    /// How many article pages one host serves us at once.
+    article_hosts: HostGates,
     /// Bounds concurrent article page fetches across all feeds.
     article_fetches: Arc<tokio::sync::Semaphore>,
     /// Woken whenever deliveries were queued, so the outbox sends without waiting.
@@ -157,6 +194,7 @@ impl Pipeline {
             pool: AnalysisPool::per_core(),
             feed_fetches: Arc::new(tokio::sync::Semaphore::new(daemon.max_concurrent_fetches)),
             hosts: HostGates::new(daemon.per_host_concurrency, daemon.per_host_spacing),
+            article_hosts: HostGates::new(daemon.per_host_concurrency, Duration::ZERO),
             article_fetches: Arc::new(tokio::sync::Semaphore::new(
                 daemon.max_concurrent_article_fetches,
             )),
@@ -205,9 +243,19 @@ impl Pipeline {
         let daemon = &self.config.daemon;
         match &outcome {
             Ok(polled) => {
-                let next = now + scheduler::next_poll_delay(feed, daemon, 0, polled.fresh_for);
+                let next = if polled.unfinished {
+                    now + RESUME_UNFINISHED.min(feed.interval)
+                } else {
+                    now + scheduler::next_poll_delay(feed, daemon, 0, polled.fresh_for)
+                };
                 self.store
-                    .record_poll_success(&feed.name, polled.validators.as_ref(), now, next)
+                    .record_poll_success(
+                        &feed.name,
+                        polled.validators.as_ref(),
+                        polled.parsed,
+                        now,
+                        next,
+                    )
                     .await?;
                 if let Some(moved) = &polled.moved_to {
                     tracing::warn!(feed = %feed.name, from = %shown_url(feed, &url),
@@ -219,6 +267,12 @@ impl Pipeline {
                     self.report_health(feed, &url, &state, FeedHealth::Recovered, None, now)
                         .await?;
                 }
+            }
+            Err(PollError::Store(err)) => {
+                // The store's trouble, not the feed's: nothing is charged to the feed, and the
+                // scheduler tries the poll again shortly.
+                tracing::error!(feed = %feed.name, error = %err,
+                    "store trouble during the poll; it is retried and not counted against the feed");
             }
             Err(PollError::Fetch(err)) if err.is_gone() => {
                 let reason = format!(
@@ -379,10 +433,22 @@ impl Pipeline {
                     validators: None,
                     fresh_for,
                     moved_to: None,
+                    parsed: false,
+                    unfinished: false,
                 });
             }
             FeedFetch::Fetched(fetched, parsed) => (fetched, parsed),
         };
+        // Every listed item stays known while listed, however long (see store::retention).
+        let listed: Vec<_> = parsed.items.iter().map(|i| &i.key).collect();
+        self.store
+            .refresh_listed(
+                &feed.name,
+                &listed,
+                Utc::now(),
+                listing_refresh(self.config.daemon.retention),
+            )
+            .await?;
         let cap = self.config.daemon.max_items_per_feed;
         if parsed.items.len() > cap {
             tracing::warn!(feed = %feed.name, items = parsed.items.len(), cap,
@@ -410,30 +476,48 @@ impl Pipeline {
         report.new_items = fresh.len();
         let mut unfinished = false;
         if !state.first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
-            self.store.mark_seen(&feed.name, &fresh, Utc::now()).await?;
+            self.store
+                .mark_seen_on_first_poll(&feed.name, &fresh, Utc::now())
+                .await?;
             report.marked_seen = true;
         } else {
-            // Feeds list newest first; alerting oldest first keeps alerts in publication order.
+            // Pages are fetched and analysed several at once (bounded per article host and
+            // overall), and recorded in feed order, oldest first, so alerts keep publication
+            // order. A feed full of slow links must not hold the poll for hours: items not
+            // started within the budget wait for the poll that resumes soon after.
             let started = std::time::Instant::now();
-            for item in fresh.into_iter().rev() {
-                // A feed full of slow links must not hold its slots for hours: what is left
-                // waits for the next poll (unrecorded items are simply new again then).
-                if started.elapsed() > ITEM_BUDGET {
-                    tracing::warn!(feed = %feed.name, "time budget for this poll's articles spent; the rest waits for the next poll");
-                    unfinished = true;
-                    break;
+            let jobs: Vec<_> = fresh
+                .into_iter()
+                .rev()
+                .map(|item| self.prepare_within(feed, item, started))
+                .collect();
+            let mut prepared = futures_util::stream::iter(jobs)
+                .buffered(self.config.daemon.max_concurrent_article_fetches);
+            while let Some((item, outcome)) = prepared.next().await {
+                match outcome {
+                    Some(outcome) => {
+                        report
+                            .alerts
+                            .extend(self.record_prepared(feed, item, outcome?).await?);
+                    }
+                    None => unfinished = true,
                 }
-                report.alerts.extend(self.process_item(feed, item).await?);
+            }
+            if unfinished {
+                tracing::warn!(feed = %feed.name,
+                    "time budget for this poll's articles spent; the rest follows shortly");
             }
         }
         if unfinished {
-            // Keep the old validators and the plain interval: were this response's ETag stored,
-            // the next poll would get a 304 and never see the items left over.
+            // Keep the old validators: were this response's ETag stored, the next poll would
+            // get a 304 and never see the items left over.
             return Ok(Polled {
                 report,
                 validators: None,
                 fresh_for: None,
                 moved_to: fetched.moved_permanently,
+                parsed: true,
+                unfinished: true,
             });
         }
         // The server's freshness and the publisher's own update hint both bound the interval.
@@ -446,23 +530,98 @@ impl Pipeline {
             validators: Some(fetched.validators),
             fresh_for,
             moved_to: fetched.moved_permanently,
+            parsed: true,
+            unfinished: false,
         })
     }
 
-    /// Builds, analyses and records one new item; returns the alerts it created. Whatever
-    /// goes wrong with the page or its analysis, the item is matched on what is left (the
-    /// feed's own text) and recorded, with a note saying why; only store errors fail it.
-    async fn process_item(
+    /// Tries again the article pages of the feed's items that are due for it (see
+    /// [`Prepared::Retry`]), recording each item once its page came or its tries ran out.
+    pub async fn retry_pending_items(
+        &self,
+        feed: &FeedSpec,
+    ) -> Result<Vec<AlertPayload>, PollError> {
+        let due = self.store.due_pending_items(&feed.name, Utc::now()).await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Marked like a poll: a page that takes the process down counts against the feed.
+        if !self
+            .store
+            .begin_poll(&feed.name, &self.instance, Utc::now())
+            .await?
+        {
+            return Err(PollError::InProgress);
+        }
+        let mut alerts = Vec::new();
+        let mut outcome = Ok(());
+        for pending in &due {
+            tracing::debug!(feed = %feed.name, item = %pending.item.title, attempts = pending.attempts,
+                last_error = %pending.last_error, "trying the article page again");
+            let recorded = match self
+                .prepare_item(feed, &pending.item, pending.attempts)
+                .await
+            {
+                Ok(prepared) => self.record_prepared(feed, &pending.item, prepared).await,
+                Err(err) => Err(err),
+            };
+            match recorded {
+                Ok(created) => alerts.extend(created),
+                Err(err) => {
+                    outcome = Err(err);
+                    break;
+                }
+            }
+        }
+        self.store.end_poll(&feed.name, &self.instance).await?;
+        outcome.map(|()| alerts)
+    }
+
+    /// [`Self::prepare_item`] on a first try, unless the poll's item budget (counted from
+    /// `started`) is spent: then `None`, and the item waits for the poll that resumes.
+    async fn prepare_within<'a>(
+        &self,
+        feed: &FeedSpec,
+        item: &'a FeedItem,
+        started: std::time::Instant,
+    ) -> (&'a FeedItem, Option<Result<Prepared, PollError>>) {
+        if started.elapsed() > ITEM_BUDGET {
+            return (item, None);
+        }
+        (item, Some(self.prepare_item(feed, item, 0).await))
+    }
+
+    /// Fetches, extracts and analyses one new item, `attempts_before` tries at its page having
+    /// failed already. Whatever goes wrong with the page or its analysis, the item is matched on
+    /// what is left (the feed's own text), with a note saying why — unless its page failed in a
+    /// way that may pass and tries are left, when it is to be tried again. Only store errors
+    /// fail it.
+    async fn prepare_item(
         &self,
         feed: &FeedSpec,
         item: &FeedItem,
-    ) -> Result<Vec<AlertPayload>, PollError> {
+        attempts_before: u32,
+    ) -> Result<Prepared, PollError> {
+        let attempt = attempts_before + 1;
         let mut note: Option<String> = None;
         let page = match (&item.link, feed.full_text) {
             (Some(link), true) => match self.fetch_page(link).await {
                 Ok(page) => Some(page),
-                Err(why) => {
-                    tracing::info!(feed = %feed.name, link = %feed.scrub(link), %why,
+                Err(failure)
+                    if failure.transient && attempt < self.config.daemon.article_attempts =>
+                {
+                    return Ok(Prepared::Retry {
+                        attempts: attempt,
+                        error: feed.scrub(&failure.message),
+                    });
+                }
+                Err(failure) => {
+                    let why = if failure.transient {
+                        format!("{} (try {attempt} of {attempt})", failure.message)
+                    } else {
+                        failure.message
+                    };
+                    tracing::info!(feed = %feed.name, link = %feed.scrub(link), why = %feed.scrub(&why),
                         "using the feed's text instead of the article page");
                     note = Some(why);
                     None
@@ -501,16 +660,46 @@ impl Pipeline {
                 None
             }
         };
-        let Some(Analysed { article, matches }) = analysed else {
+        Ok(Prepared::Done {
+            analysed: analysed.map(Box::new),
+            note: note.map(|n| feed.scrub(&n)),
+        })
+    }
+
+    /// Records what became of one new item: with its alerts, or without (its analysis failed),
+    /// or as pending another try at its page. Returns the alerts created.
+    async fn record_prepared(
+        &self,
+        feed: &FeedSpec,
+        item: &FeedItem,
+        prepared: Prepared,
+    ) -> Result<Vec<AlertPayload>, PollError> {
+        let now = Utc::now();
+        let (analysed, note) = match prepared {
+            Prepared::Retry { attempts, error } => {
+                let wait = self
+                    .config
+                    .daemon
+                    .article_retry
+                    .saturating_mul(5u32.saturating_pow(attempts.saturating_sub(1)));
+                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                tracing::info!(feed = %feed.name, item = %item.title, attempts, %error,
+                    next_try = %timestamp(next), "the article page failed; it is tried again later");
+                self.store
+                    .defer_item(&feed.name, item, attempts, &error, next)
+                    .await?;
+                return Ok(Vec::new());
+            }
+            Prepared::Done { analysed, note } => (analysed, note),
+        };
+        let Some(Analysed { article, matches }) = analysed.map(|boxed| *boxed) else {
             tracing::error!(feed = %feed.name, item = %item.title, note = note.as_deref(),
                 "recorded without alerts");
             self.store
-                .record_item(&feed.name, item, note.as_deref(), &[], Utc::now())
+                .record_item(&feed.name, item, note.as_deref(), &[], now)
                 .await?;
             return Ok(Vec::new());
         };
-
-        let now = Utc::now();
         let mut payloads = Vec::new();
         let mut alerts = Vec::new();
         for found in &matches {
@@ -621,15 +810,20 @@ impl Pipeline {
             .await
     }
 
-    /// The page behind an item's link, or why it cannot be had: the item is then matched on
-    /// the feed's own text rather than lost.
-    async fn fetch_page(&self, link: &str) -> Result<Page, String> {
+    /// The page behind an item's link, or why it cannot be had: the item is then tried again
+    /// or matched on the feed's own text rather than lost.
+    async fn fetch_page(&self, link: &str) -> Result<Page, PageFailure> {
         let url = match url::Url::parse(link) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            _ => return Err("the item link is not an http(s) URL".into()),
+            _ => return Err(PageFailure::lasting("the item link is not an http(s) URL")),
         };
+        // Politeness first, so no global slot is held while waiting for a busy host.
+        let _host = self
+            .article_hosts
+            .enter(url.host_str().unwrap_or_default())
+            .await;
         let Ok(_permit) = self.article_fetches.acquire().await else {
-            return Err("shutting down".into());
+            return Err(PageFailure::lasting("shutting down"));
         };
         match self
             .fetcher
@@ -641,9 +835,14 @@ impl Pipeline {
                 url: page.final_url.to_string(),
                 content_type: page.content_type,
             }),
-            Ok(FetchOutcome::NotModified { .. }) => Err("the page answered 304".into()),
-            Err(err @ FetchError::NotAnArticle(_)) => Err(err.to_string()),
-            Err(err) => Err(format!("cannot fetch the article page: {err}")),
+            Ok(FetchOutcome::NotModified { .. }) => {
+                Err(PageFailure::lasting("the page answered 304"))
+            }
+            Err(err @ FetchError::NotAnArticle(_)) => Err(PageFailure::lasting(err.to_string())),
+            Err(err) => Err(PageFailure {
+                transient: err.is_transient(),
+                message: format!("cannot fetch the article page: {err}"),
+            }),
         }
     }
 

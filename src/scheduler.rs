@@ -78,6 +78,11 @@ pub async fn run(
         .register_instance(pipeline.instance(), Utc::now())
         .await?;
     tracker.spawn(keep_alive(pipeline.clone(), shutdown.clone()));
+    tracker.spawn(prune_forever(
+        store.clone(),
+        config.daemon.retention,
+        shutdown.clone(),
+    ));
     for feed in &config.feeds {
         tracker.spawn(poll_forever(
             pipeline.clone(),
@@ -131,6 +136,25 @@ pub async fn keep_alive(pipeline: Pipeline, shutdown: CancellationToken) {
     }
 }
 
+/// Prunes what is older than `retention` (see `store::retention`), a little after the start
+/// and then every quarter of the period, at most hourly, off the polling path.
+async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match store.prune(Utc::now(), retention).await {
+            Ok(pruned) if pruned != crate::store::Pruned::default() => {
+                tracing::info!(?pruned, "pruned what is older than retention")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "pruning failed; will try again"),
+        }
+    }
+}
+
 async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: CancellationToken) {
     let pause = |duration: Duration| {
         let shutdown = shutdown.clone();
@@ -163,11 +187,40 @@ async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: Cancellation
                 Some(Utc::now() + chrono::Duration::seconds(30))
             }
         };
-        let wait = due
-            .and_then(|due| (due - Utc::now()).to_std().ok())
+        // Items waiting for another try at their page may be due before the feed is.
+        let retry_due = pipeline
+            .store()
+            .next_pending_item(&feed.name)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(feed = %feed.name, error = %err, "cannot read pending items");
+                None
+            });
+        let wake = match (due, retry_due) {
+            (Some(due), Some(retry)) => Some(due.min(retry)),
+            (due, retry) => due.or(retry),
+        };
+        let wait = wake
+            .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or(Duration::ZERO);
         if !pause(wait).await {
             return;
+        }
+        if retry_due.is_some_and(|at| at <= Utc::now()) {
+            let retried = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                retried = pipeline.retry_pending_items(&feed) => retried,
+            };
+            if let Err(err) = retried {
+                tracing::warn!(feed = %feed.name, error = %feed.scrub(&err.to_string()),
+                    "retrying article pages failed; will try again");
+                if !pause(Duration::from_secs(30)).await {
+                    return;
+                }
+            }
+        }
+        if due.is_some_and(|at| at > Utc::now()) {
+            continue;
         }
         // Cancelling mid-poll is safe: an item and its alerts are one transaction, so an
         // interrupted poll is simply repeated after the restart.

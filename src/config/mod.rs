@@ -65,6 +65,10 @@ pub mod bounds {
     pub const ARTICLE_CHARS: u64 = 10_000_000;
     /// `analysis_budget` and `shutdown_timeout`: longer would only hide a wedged process.
     pub const WORK_DEADLINE: Duration = Duration::from_secs(600);
+    /// `retention`: ten years (of 365 days).
+    pub const RETENTION: Duration = Duration::from_secs(3650 * 24 * 3600);
+    /// `article_attempts`: past a handful, a failing page is not coming back soon.
+    pub const ARTICLE_ATTEMPTS: u64 = 10;
 }
 
 /// A duration as a config would write it, in its largest whole unit: "30d", "1h", "90s".
@@ -138,6 +142,14 @@ pub struct Daemon {
     pub analysis_budget: Duration,
     /// How long in-flight work may go on after SIGTERM before the process exits anyway.
     pub shutdown_timeout: Duration,
+    /// Delivered alerts, their deliveries, unlisted items and host memory older than this are
+    /// pruned (see `store::retention`).
+    pub retention: Duration,
+    /// Tries at a new item's article page when it fails in a way that may pass (timeout,
+    /// 5xx, 429) before the item falls back to its feed's text.
+    pub article_attempts: u32,
+    /// The wait before the second try; each later one waits five times as long.
+    pub article_retry: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -787,6 +799,27 @@ impl Loader<'_> {
                 table.shutdown_timeout.as_ref(),
                 Duration::from_secs(10),
                 bounds::WORK_DEADLINE,
+            ),
+            retention: self.duration(
+                file,
+                "retention",
+                table.retention.as_ref(),
+                Duration::from_secs(90 * 24 * 3600),
+                bounds::RETENTION,
+            ),
+            article_attempts: self.positive(
+                file,
+                "article_attempts",
+                table.article_attempts.as_ref(),
+                3,
+                bounds::ARTICLE_ATTEMPTS,
+            ) as u32,
+            article_retry: self.duration(
+                file,
+                "article_retry",
+                table.article_retry.as_ref(),
+                Duration::from_secs(120),
+                bounds::TIMEOUT,
             ),
         }
     }

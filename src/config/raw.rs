@@ -63,6 +63,9 @@ pub struct DaemonTable {
     pub health_threshold: Option<S<String>>,
     pub analysis_budget: Option<S<String>>,
     pub shutdown_timeout: Option<S<String>>,
+    pub retention: Option<S<String>>,
+    pub article_attempts: Option<S<i64>>,
+    pub article_retry: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -356,6 +356,14 @@ const DURATION_BOUNDS: &[(Table, &str, &str, &str, &str)] = &[
         "10m 1s",
         "at most 10m",
     ),
+    (
+        Table::Daemon,
+        "retention",
+        "3650d",
+        "3650d 1s",
+        "at most 3650d",
+    ),
+    (Table::Daemon, "article_retry", "1h", "1h 1s", "at most 1h"),
     (Table::Webhook, "digest", "7d", "7d 1s", "at most 7d"),
     (
         Table::Webhook,
@@ -368,6 +376,7 @@ const DURATION_BOUNDS: &[(Table, &str, &str, &str, &str)] = &[
 
 /// Each size or count key with its bound.
 const COUNT_BOUNDS: &[(Table, &str, u64, &str)] = &[
+    (Table::Daemon, "article_attempts", 10, "at most 10"),
     (
         Table::Daemon,
         "max_concurrent_fetches",
@@ -421,6 +430,8 @@ fn every_duration_is_accepted_up_to_its_bound() {
             "timeout" => config.webhooks[0].timeout,
             "analysis_budget" => config.daemon.analysis_budget,
             "shutdown_timeout" => config.daemon.shutdown_timeout,
+            "retention" => config.daemon.retention,
+            "article_retry" => config.daemon.article_retry,
             "digest" => config.webhooks[0].digest.unwrap(),
             "max_age" => config.webhooks[0].max_age,
             other => panic!("no check for {other}"),
@@ -465,6 +476,7 @@ fn every_size_and_count_is_accepted_up_to_its_bound_and_not_beyond() {
             "max_items_per_feed" => daemon.max_items_per_feed as u64,
             "max_article_chars" => daemon.max_article_chars as u64,
             "max_concurrent_article_fetches" => daemon.max_concurrent_article_fetches as u64,
+            "article_attempts" => u64::from(daemon.article_attempts),
             "concurrency" => config.webhooks[0].concurrency as u64,
             other => panic!("no check for {other}"),
         };

@@ -26,8 +26,9 @@ use chrono::{DateTime, Utc};
 pub use date::parse_date;
 pub use limits::FeedError;
 
-/// One entry of a feed, reduced to what the rest of the pipeline needs.
-#[derive(Debug, Clone, PartialEq)]
+/// One entry of a feed, reduced to what the rest of the pipeline needs. Serialisable, so an
+/// item whose article page must be fetched again later can wait in the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeedItem {
     pub key: ItemKey,
     /// Plain text: entities decoded, tags stripped, whitespace collapsed, at most
@@ -48,7 +49,10 @@ pub struct FeedItem {
 /// The identity of an item within its feed: the publisher's guid/id when it gives one, else
 /// the item's canonical link, else a hash of its content. The prefix records which, so a feed
 /// that starts adding guids later cannot collide with keys made from links.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct ItemKey(String);
 
 impl ItemKey {

@@ -133,6 +133,17 @@ impl FetchError {
         matches!(self, FetchError::Status { status, .. } if *status == StatusCode::GONE)
     }
 
+    /// A failure that may pass by itself: a timeout, a connection that failed, 429 or a 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout | FetchError::Transport(_) => true,
+            FetchError::Status { status, .. } => {
+                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+            }
+            _ => false,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,

@@ -21,7 +21,9 @@ use crate::feeds::{FeedItem, ItemKey};
 use crate::fetch::Validators;
 
 mod deliveries;
+mod retention;
 pub use deliveries::{ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery};
+pub use retention::{PendingItem, Pruned, listing_refresh};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -164,6 +166,11 @@ fn migrator() -> Migrator {
             "delivery claims",
             include_str!("../../migrations/sqlite/0007_delivery_claims.sql"),
         ),
+        migration(
+            8,
+            "retention",
+            include_str!("../../migrations/sqlite/0008_retention.sql"),
+        ),
     ])
 }
 
@@ -225,10 +232,15 @@ impl Store {
     }
 
     /// Which of `keys` this feed has not recorded yet, in the order given.
+    /// Items waiting for another try at their article page count as seen: the retry, not the
+    /// next poll, deals with them.
     pub async fn unseen(&self, feed: &str, keys: &[&ItemKey]) -> Result<Vec<bool>, StoreError> {
         let list = serde_json::Value::from(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
         let seen: std::collections::HashSet<String> = sqlx::query_scalar(
             "SELECT item_key FROM items
+             WHERE feed = $1 AND item_key IN (SELECT value FROM json_each($2))
+             UNION ALL
+             SELECT item_key FROM pending_items
              WHERE feed = $1 AND item_key IN (SELECT value FROM json_each($2))",
         )
         .bind(feed)
@@ -240,8 +252,10 @@ impl Store {
         Ok(keys.iter().map(|k| !seen.contains(k.as_str())).collect())
     }
 
-    /// Records items as seen without alerting (a feed's first poll).
-    pub async fn mark_seen(
+    /// Records a feed's first poll: its items as seen without alerting, and the poll itself,
+    /// in one transaction, so a crash between the two cannot make the next poll a first poll
+    /// again (which would mark, not alert, the items that arrived meanwhile).
+    pub async fn mark_seen_on_first_poll(
         &self,
         feed: &str,
         items: &[&FeedItem],
@@ -251,6 +265,13 @@ impl Store {
         for item in items {
             insert_item(&mut tx, feed, item, None, now).await?;
         }
+        sqlx::query(
+            "UPDATE feeds SET first_polled_at = COALESCE(first_polled_at, $2) WHERE name = $1",
+        )
+        .bind(feed)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -268,6 +289,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pending_items WHERE feed = $1 AND item_key = $2")
+            .bind(feed)
+            .bind(item.key.as_str())
+            .execute(&mut *tx)
+            .await?;
         if !insert_item(&mut tx, feed, item, note, now).await? {
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -402,10 +428,13 @@ impl Store {
         Ok(())
     }
 
+    /// Records a successful poll. `parsed` says whether the feed's document was read (not a
+    /// 304): the items it listed were refreshed by [`Store::refresh_listed`].
     pub async fn record_poll_success(
         &self,
         feed: &str,
         validators: Option<&Validators>,
+        parsed: bool,
         now: DateTime<Utc>,
         next_poll_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -414,6 +443,7 @@ impl Store {
                  etag = CASE WHEN $2 THEN $3 ELSE etag END,
                  last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
                  first_polled_at = COALESCE(first_polled_at, $5),
+                 last_parsed_at = CASE WHEN $7 THEN $5 ELSE last_parsed_at END,
                  last_success_at = $5, consecutive_failures = 0, next_poll_at = $6,
                  failing_since = NULL,
                  poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
@@ -425,6 +455,21 @@ impl Store {
         .bind(validators.and_then(|v| v.last_modified.clone()))
         .bind(millis(now))
         .bind(millis(next_poll_at))
+        .bind(parsed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Releases this instance's mark on a feed without recording a poll (after retrying its
+    /// pending items between polls).
+    pub async fn end_poll(&self, feed: &str, instance: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
+             WHERE name = $1 AND poll_owner = $2",
+        )
+        .bind(feed)
+        .bind(instance)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -678,8 +723,8 @@ async fn insert_item(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO items (feed, item_key, link, title, first_seen_at, note)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO items (feed, item_key, link, title, first_seen_at, note, last_listed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $5)
          ON CONFLICT (feed, item_key) DO NOTHING",
     )
     .bind(feed)

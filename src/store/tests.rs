@@ -73,10 +73,13 @@ async fn state_survives_reopening() {
         };
         let now = Utc::now();
         store
-            .record_poll_success("f", Some(&validators), now, now)
+            .record_poll_success("f", Some(&validators), true, now, now)
             .await
             .unwrap();
-        store.mark_seen("f", &[&item("a")], now).await.unwrap();
+        store
+            .mark_seen_on_first_poll("f", &[&item("a")], now)
+            .await
+            .unwrap();
         store.close().await;
     }
     let store = Store::open_sqlite(&path).await.unwrap();
@@ -113,7 +116,7 @@ async fn failures_count_up_and_success_resets() {
         .unwrap();
     assert_eq!(store.feed_state("f").await.unwrap().consecutive_failures, 2);
     store
-        .record_poll_success("f", None, now, now)
+        .record_poll_success("f", None, false, now, now)
         .await
         .unwrap();
     assert_eq!(store.feed_state("f").await.unwrap().consecutive_failures, 0);
@@ -746,4 +749,166 @@ async fn quarantine_holds_until_resumed_or_the_url_changes() {
         store.feed_state("f").await.unwrap().quarantined_reason,
         None
     );
+}
+
+#[tokio::test]
+async fn a_first_poll_is_recorded_with_its_items() {
+    let (store, _dir) = store().await;
+    assert!(!store.feed_state("f").await.unwrap().first_polled);
+    store
+        .mark_seen_on_first_poll("f", &[&item("a")], Utc::now())
+        .await
+        .unwrap();
+    assert!(store.feed_state("f").await.unwrap().first_polled);
+    assert_eq!(
+        store.unseen("f", &[&item("a").key]).await.unwrap(),
+        vec![false]
+    );
+}
+
+#[tokio::test]
+async fn a_pending_item_waits_as_seen_until_recorded() {
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let a = item("a");
+    let later = now + chrono::Duration::minutes(2);
+    store
+        .defer_item("f", &a, 1, "HTTP 503", later)
+        .await
+        .unwrap();
+    // The next poll does not take it for new; the retry deals with it when due.
+    assert_eq!(store.unseen("f", &[&a.key]).await.unwrap(), vec![false]);
+    assert!(store.due_pending_items("f", now).await.unwrap().is_empty());
+    assert_eq!(
+        store.next_pending_item("f").await.unwrap(),
+        Some(from_millis(millis(later)))
+    );
+    let due = store.due_pending_items("f", later).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].attempts, due[0].item.clone()), (1, a.clone()));
+    assert_eq!(due[0].last_error, "HTTP 503");
+    // Recording the item takes it out of the pending ones, in the same transaction.
+    store
+        .record_item("f", &a, Some("note"), &[alert("1", "t", vec![])], later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_pending_items("f", later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_pending_item("f").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn pruning_keeps_what_is_pending_or_still_listed() {
+    let (store, _dir) = store().await;
+    let day = chrono::Duration::days(1);
+    let retention = Duration::from_secs(90 * 24 * 3600);
+    let t0 = Utc::now() - day * 400;
+    // Three items seen at t0; "listed" stays in the feed, "gone" drops out at once.
+    let (listed, gone, alerted) = (item("listed"), item("gone"), item("alerted"));
+    store
+        .mark_seen_on_first_poll("f", &[&listed, &gone], t0)
+        .await
+        .unwrap();
+    store
+        .record_item(
+            "f",
+            &alerted,
+            None,
+            &[alert("old", "t", vec![Sink::Stdout])],
+            t0,
+        )
+        .await
+        .unwrap();
+    store
+        .record_item(
+            "f",
+            &item("fresh"),
+            None,
+            &[alert("new", "t", vec![Sink::Stdout])],
+            t0 + day * 390,
+        )
+        .await
+        .unwrap();
+    // Daily polls over 400 days: the feed lists "listed" (and the alerted one for a while).
+    let mut now = t0;
+    while now < t0 + day * 400 {
+        now += day;
+        let mut keys = vec![&listed.key];
+        if now < t0 + day * 5 {
+            keys.push(&alerted.key);
+        }
+        store
+            .refresh_listed("f", &keys, now, listing_refresh(retention))
+            .await
+            .unwrap();
+        store
+            .record_poll_success("f", None, true, now, now)
+            .await
+            .unwrap();
+    }
+    // The old alert was delivered; the recent one is still pending.
+    let claimed: Vec<DueDelivery> = store
+        .claim_deliveries(
+            &Sink::Stdout,
+            now,
+            10,
+            ClaimShape::Single,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    for row in claimed.iter().filter(|r| r.alert_id == "old") {
+        store
+            .mark_delivered(std::slice::from_ref(row), now)
+            .await
+            .unwrap();
+    }
+    for row in claimed.iter().filter(|r| r.alert_id != "old") {
+        store.release(std::slice::from_ref(row)).await.unwrap();
+    }
+
+    let pruned = store.prune(now, retention).await.unwrap();
+    assert_eq!(pruned.deliveries, 1, "{pruned:?}");
+    assert_eq!(pruned.alerts, 1, "{pruned:?}");
+    // "gone" and the alerted item (its alert pruned first) are forgotten; "listed" is not.
+    assert_eq!(pruned.items, 2, "{pruned:?}");
+    let keys = [&listed.key, &gone.key, &alerted.key, &item("fresh").key];
+    assert_eq!(
+        store.unseen("f", &keys).await.unwrap(),
+        vec![false, true, true, false]
+    );
+    assert!(store.alert_payload("new").await.unwrap().is_some());
+    assert!(store.alert_payload("old").await.unwrap().is_none());
+    // A second pass finds nothing more.
+    assert_eq!(
+        store.prune(now, retention).await.unwrap(),
+        Pruned::default()
+    );
+}
+
+#[tokio::test]
+async fn a_feed_unpolled_for_the_whole_period_starts_over_with_a_first_poll() {
+    let (store, _dir) = store().await;
+    let retention = Duration::from_secs(90 * 24 * 3600);
+    let t0 = Utc::now() - chrono::Duration::days(200);
+    store
+        .mark_seen_on_first_poll("f", &[&item("a")], t0)
+        .await
+        .unwrap();
+    store
+        .record_poll_success("f", None, true, t0, t0)
+        .await
+        .unwrap();
+    let pruned = store.prune(Utc::now(), retention).await.unwrap();
+    assert_eq!(pruned.items, 1);
+    // Its next poll marks what it lists as seen instead of alerting on it.
+    assert!(!store.feed_state("f").await.unwrap().first_polled);
 }

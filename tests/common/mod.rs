@@ -72,6 +72,11 @@ impl NewsSite {
         self.state.lock().unwrap().rss.insert(0, story);
     }
 
+    /// Takes a story out of the RSS feed (its page stays).
+    pub fn remove_rss(&self, slug: &str) {
+        self.state.lock().unwrap().rss.retain(|s| s.slug != slug);
+    }
+
     pub fn add_atom(&self, story: Story) {
         self.state.lock().unwrap().atom.insert(0, story);
     }

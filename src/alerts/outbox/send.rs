@@ -150,9 +150,42 @@ pub(super) async fn post(
     }
 }
 
+/// `alerts.jsonl` is rotated when it grows past this: it becomes `alerts.jsonl.1` (the older
+/// `.1` becomes `.2`, and so on), so the record keeps the last few of these and never grows
+/// without bound.
+const JSONL_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
+/// Rotated generations kept besides the live file.
+const JSONL_GENERATIONS: u32 = 3;
+
+/// Shifts `path` to `path.1` (and older generations one further) once it is over `limit`.
+fn rotate_if_large(path: &Path, limit: u64) -> std::io::Result<()> {
+    if std::fs::metadata(path).map_or(true, |meta| meta.len() < limit) {
+        return Ok(());
+    }
+    let generation = |n: u32| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        std::path::PathBuf::from(name)
+    };
+    for n in (1..JSONL_GENERATIONS).rev() {
+        let from = generation(n);
+        if from.exists() {
+            std::fs::rename(&from, generation(n + 1))?;
+        }
+    }
+    std::fs::rename(path, generation(1))
+}
+
 /// Appends `payloads` to the local record `path` with one sync, and prints them too when
 /// `echo` is set. Blocking: run it off the async threads.
 pub(super) fn write_local(path: &Path, payloads: &[String], echo: bool) -> Outcome {
+    write_local_rotating(path, payloads, echo, JSONL_ROTATE_BYTES)
+}
+
+fn write_local_rotating(path: &Path, payloads: &[String], echo: bool, limit: u64) -> Outcome {
+    if let Err(err) = rotate_if_large(path, limit) {
+        return Outcome::retry(format!("cannot rotate {}: {err}", path.display()));
+    }
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -182,6 +215,28 @@ pub(super) fn write_local(path: &Path, payloads: &[String], echo: bool) -> Outco
 mod tests {
     use super::*;
     use crate::store::Sink;
+
+    #[test]
+    fn the_local_record_rotates_by_size_and_keeps_a_few_generations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        let line = "x".repeat(99);
+        for _ in 0..12 {
+            let outcome = write_local_rotating(&path, std::slice::from_ref(&line), false, 250);
+            assert!(matches!(outcome, Outcome::Delivered));
+        }
+        // 100 bytes a line, rotated once a file has reached 250 bytes: 3 lines per generation.
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(size(&path), 300);
+        for n in 1..=JSONL_GENERATIONS {
+            assert_eq!(
+                size(&dir.path().join(format!("alerts.jsonl.{n}"))),
+                300,
+                "{n}"
+            );
+        }
+        assert!(!dir.path().join("alerts.jsonl.4").exists());
+    }
 
     #[test]
     fn retry_schedule_grows_then_stays_hourly() {
