@@ -57,7 +57,9 @@ fn args() -> Args {
 fn item(feed: usize, n: usize) -> FeedItem {
     FeedItem {
         key: ItemKey::from_stored(format!("id:https://news{feed}.example/{n}")),
-        title: format!("Regional officials announce new measures after weekend protests, story {n}"),
+        title: format!(
+            "Regional officials announce new measures after weekend protests, story {n}"
+        ),
         link: Some(format!("https://news{feed}.example/2026/11/30/story-{n}")),
         summary: None,
         content: None,
@@ -94,7 +96,10 @@ async fn main() {
     let start: DateTime<Utc> = Utc::now() - chrono::Duration::days(args.days as i64);
     for feed in 0..args.feeds {
         store
-            .register_feed(&format!("feed-{feed}"), &format!("https://news{feed}.example/rss"))
+            .register_feed(
+                &format!("feed-{feed}"),
+                &format!("https://news{feed}.example/rss"),
+            )
             .await
             .unwrap();
         let memory = vec![0x5a_u8; 16 + 2000 * 20];
@@ -115,7 +120,7 @@ async fn main() {
                 .collect();
             let (mut alerting, mut quiet) = (Vec::new(), Vec::new());
             for (i, it) in new.iter().enumerate() {
-                if (first + i) % alert_every == 0 {
+                if (first + i).is_multiple_of(alert_every) {
                     alerting.push(it);
                 } else {
                     quiet.push(it);

@@ -1,0 +1,138 @@
+//! `feedwatch eval`: quality and speed on labelled sets (extraction, entities, feeds), with the
+//! same metrics as the scorers in ../shared/tools.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::entities::{Model, SHIPPED_MODEL, conll};
+use crate::extract;
+
+pub(super) fn eval_extraction(
+    dir: &Path,
+    predictions: Option<&Path>,
+    reps: usize,
+    memory: bool,
+    pages: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = extract::eval::EvalConfig {
+        reps: reps.max(1),
+        use_memory: memory,
+        ..extract::eval::EvalConfig::default()
+    };
+    let report = extract::eval::evaluate_dir(dir, config)
+        .with_context(|| format!("cannot read the data set {}", dir.display()))?;
+    if let Some(out) = predictions {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        for page in &report.pages {
+            let path = out.join(format!("{}.txt", page.id));
+            std::fs::write(&path, &page.prediction)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    let mut sorted: Vec<_> = report.pages.iter().collect();
+    sorted.sort_by(|a, b| a.ours.f1.total_cmp(&b.ours.f1));
+    let shown = if pages {
+        sorted.len()
+    } else {
+        sorted.len().min(10)
+    };
+    outln!("worst pages (id, F1, precision, recall, dom_smoothie F1, ms):")?;
+    for page in &sorted[..shown] {
+        outln!(
+            "  {}  {:.4}  {:.3}  {:.3}  {:.4}  {:.2}",
+            page.id,
+            page.ours.f1,
+            page.ours.precision,
+            page.ours.recall,
+            page.baseline.f1,
+            page.ours_ms
+        )?;
+    }
+    let slowest = report.pages.iter().map(|p| p.ours_ms).fold(0.0, f64::max);
+    outln!(
+        "feedwatch:    mean_f1={:.4} median_ms={:.3} p90_ms={:.3} max_ms={:.2}",
+        report.mean_f1,
+        report.median_ms,
+        report.p90_ms,
+        slowest
+    )?;
+    outln!(
+        "dom_smoothie: mean_f1={:.4} median_ms={:.3} p90_ms={:.3}",
+        report.baseline_mean_f1,
+        report.baseline_median_ms,
+        report.baseline_p90_ms
+    )?;
+    outln!(
+        "time ratio (median feedwatch / dom_smoothie) = {:.3}",
+        report.median_ms / report.baseline_median_ms.max(1e-9)
+    )?;
+    // Last, in the scorer's form.
+    outln!("mean_f1={:.4} n={}", report.mean_f1, report.pages.len())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn eval_feeds(dir: &Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let report = crate::feeds::eval::evaluate_dir(dir)
+        .with_context(|| format!("cannot read the feed corpus {}", dir.display()))?;
+    let elapsed = started.elapsed();
+    let line = |name: &str, tally: &crate::feeds::eval::Tally| {
+        println!(
+            "{name:<18} {:>6.1}%  ({}/{})",
+            tally.percent(),
+            tally.right,
+            tally.total
+        );
+    };
+    println!("files              {}", report.files);
+    line("parsed", &report.parsed);
+    line("garbage rejected", &report.rejected);
+    line("titles right", &report.titles);
+    line("summaries right", &report.summaries);
+    line("other fields right", &report.other);
+    println!(
+        "time               {:.1} ms",
+        elapsed.as_secs_f64() * 1000.0
+    );
+    if report.mismatches.is_empty() {
+        println!("no mismatches");
+    } else {
+        println!("{} mismatches:", report.mismatches.len());
+        for m in &report.mismatches {
+            println!(
+                "  {}  {}\n    expected: {}\n    got:      {}",
+                m.file, m.field, m.expected, m.got
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let model = Model::from_bytes(SHIPPED_MODEL)?;
+    let load = started.elapsed();
+    let docs = conll::read_file(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let tokens: usize = docs
+        .iter()
+        .flat_map(|d| &d.sentences)
+        .map(|s| s.tokens.len())
+        .sum();
+    let started = std::time::Instant::now();
+    let (predicted, score) = conll::evaluate(&model, &docs);
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(out) = predictions {
+        std::fs::write(out, conll::write(&docs, &predicted))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    errln!(
+        "{tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",
+        tokens as f64 / elapsed,
+        load.as_millis()
+    );
+    // The scorer's table, its last line `f1=… precision=… recall=…`.
+    outln!("{score}")?;
+    Ok(ExitCode::SUCCESS)
+}

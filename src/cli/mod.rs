@@ -1,0 +1,398 @@
+//! The command line (clap): parses arguments, installs logging and signal handling, and calls
+//! into the library. No business logic lives here, only argument handling and presentation.
+//! Each command has its own module, as mini-redis has `cmd/`; this one holds the argument
+//! definitions, `main`, and what the commands share (output, logging, config and store).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::store::Store;
+
+// Output. Commands write results to stdout through `out!`/`outln!`, which return the write's
+// `io::Result` instead of panicking as `print!` does when the reader has gone
+// (`feedwatch feeds parse FILE | head`). A closed pipe comes back as `ErrorKind::BrokenPipe`,
+// which `main` turns into a quiet exit with status 141, as for a process ended by SIGPIPE.
+// SIGPIPE itself stays ignored (Rust's default), so the daemon never dies of a closed socket;
+// on Linux the standard library also sends with MSG_NOSIGNAL. Diagnostics go to stderr through
+// `errln!`, which drops what cannot be written rather than panicking.
+
+/// `print!` to stdout, returning the `io::Result`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` to stdout, returning the `io::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `eprintln!` that never panics: a message that cannot be written is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+mod alerts;
+mod check;
+mod eval;
+mod extract;
+mod feeds;
+mod once;
+mod run;
+mod source;
+mod test;
+mod train;
+
+use source::{article_from_source, read_source};
+
+/// The exit status of a command whose output was cut off by its reader: 128 + SIGPIPE, what a
+/// shell reports for `yes | head -1`.
+const BROKEN_PIPE_STATUS: u8 = 141;
+
+/// Whether `err` is, or was caused by, writing to a pipe whose reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[derive(Parser)]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watches news feeds and alerts webhooks when an article matches your topics"
+)]
+struct Cli {
+    /// Config file [default: $FEEDWATCH_CONFIG, ./feedwatch.toml, config/feedwatch.toml]
+    #[arg(short, long, global = true, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll feeds, match topics, deliver alerts (stop with Ctrl-C or SIGTERM)
+    Run,
+    /// Validate the config and every query; exit 1 with located errors
+    Check,
+    /// One polling round; alerts are printed as JSON lines
+    Once {
+        /// Also deliver the alerts to their webhooks (or stdout/alerts.jsonl) before exiting
+        #[arg(long)]
+        deliver: bool,
+    },
+    /// Run extraction and matching on a URL, a file (HTML or plain text) or - (stdin)
+    Test {
+        /// A topic of the config
+        #[arg(long, conflicts_with = "query", required_unless_present = "query")]
+        topic: Option<String>,
+        /// An ad-hoc query
+        #[arg(long)]
+        query: Option<String>,
+        /// A URL, a file (HTML, or plain text whose first line is the title), or - for stdin
+        source: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Extract article text (and metadata with --format json) from pages
+    Extract {
+        /// URLs or HTML files
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// Write DIR/X.txt for each X/page.html or X.html instead of printing
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The outbox: list, show, retry and replay alert deliveries
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+    /// Feed health, and what feedwatch makes of one feed
+    Feeds {
+        #[command(subcommand)]
+        command: FeedsCommand,
+    },
+    /// Quality and speed on a labelled set
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+    /// Train the entity model from CoNLL-2003-style data (reproduces models/ner.bin)
+    TrainNer {
+        /// Training data: one token per line, the BIO tag in the last column
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "models/ner.bin")]
+        out: PathBuf,
+        /// Prints the F1 on this file after every epoch
+        #[arg(long)]
+        valid: Option<PathBuf>,
+        #[arg(long, default_value_t = 25)]
+        epochs: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value = "models/gazetteer-places.txt")]
+        places: PathBuf,
+        #[arg(long, default_value = "models/gazetteer-orgs.txt")]
+        orgs: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Each feed's last success, last error and consecutive failures
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Poll quarantined or stopped (410) feeds again, from their next round
+    Resume {
+        #[arg(required = true, value_name = "FEED")]
+        feeds: Vec<String>,
+    },
+    /// Parse one feed (a file or a URL) with the daemon's charset handling and show its items
+    Parse {
+        source: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Mean token F1 (as score_extraction.py) and ms/page on DIR/<id>/{page.html,truth.txt},
+    /// with plain dom_smoothie measured in the same run
+    Extraction {
+        dir: PathBuf,
+        /// Write each page's extracted text to OUT/<id>.txt
+        #[arg(long, value_name = "OUT")]
+        predictions: Option<PathBuf>,
+        /// Timed repetitions per page (the minimum is kept)
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Feed the pages of each host through the site-template memory, in id order
+        #[arg(long)]
+        memory: bool,
+        /// Print every page's scores, worst first
+        #[arg(long)]
+        pages: bool,
+    },
+    /// The feed reader on a corpus of DIR/NAME.{xml,json,…} + DIR/NAME.expected.json: % parsed,
+    /// % expected titles and summaries right, and every mismatch
+    Feeds { dir: PathBuf },
+    /// Entity precision/recall/F1 per type and tokens/s on a CoNLL file (as score_ner.py)
+    Ner {
+        file: PathBuf,
+        /// Write the tokens with the predicted BIO tag as a last column
+        #[arg(long, value_name = "OUT")]
+        predictions: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// List deliveries from the outbox, newest first
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// A webhook name, or @stdout
+        #[arg(long)]
+        webhook: Option<String>,
+        #[arg(long)]
+        topic: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one alert's payload and its deliveries
+    Show { id: String },
+    /// Send failed and dead deliveries again now (those waiting for a digest window or a
+    /// Retry-After keep waiting); given alert ids, every undelivered delivery of those alerts;
+    /// with --webhook, only that webhook's, and it is re-enabled if 410 Gone disabled it
+    Retry {
+        ids: Vec<String>,
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// Queue the alerts created since a time for a webhook, even if delivered before
+    Replay {
+        #[arg(long)]
+        webhook: String,
+        /// A duration back from now ("2h", "3days") or an RFC 3339 time
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        topic: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum StatusArg {
+    Pending,
+    Failed,
+    Dead,
+    Delivered,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_logging();
+    let result = match cli.command {
+        Command::Check => check::check(&config::locate(cli.config.as_deref())),
+        Command::Run => block_on(run::run(cli.config.as_deref())),
+        Command::Once { deliver } => block_on(once::once(cli.config.as_deref(), deliver)),
+        Command::Test {
+            topic,
+            query,
+            source,
+            format,
+        } => block_on(test::test(
+            cli.config.as_deref(),
+            topic,
+            query,
+            &source,
+            format,
+        )),
+        Command::Extract {
+            sources,
+            out_dir,
+            format,
+        } => block_on(extract::extract_pages(&sources, out_dir.as_deref(), format)),
+        Command::Alerts { command } => block_on(alerts::alerts(cli.config.as_deref(), command)),
+        Command::Feeds {
+            command: FeedsCommand::Status { format },
+        } => block_on(feeds::feeds_status(cli.config.as_deref(), format)),
+        Command::Feeds {
+            command: FeedsCommand::Resume { feeds },
+        } => block_on(feeds::feeds_resume(cli.config.as_deref(), feeds)),
+        Command::Feeds {
+            command: FeedsCommand::Parse { source, format },
+        } => block_on(feeds::feeds_parse(&source, format)),
+        Command::Eval {
+            command: EvalCommand::Ner { file, predictions },
+        } => eval::eval_ner(&file, predictions.as_deref()),
+        Command::Eval {
+            command: EvalCommand::Feeds { dir },
+        } => eval::eval_feeds(&dir),
+        Command::Eval {
+            command:
+                EvalCommand::Extraction {
+                    dir,
+                    predictions,
+                    reps,
+                    memory,
+                    pages,
+                },
+        } => eval::eval_extraction(&dir, predictions.as_deref(), reps, memory, pages),
+        Command::TrainNer {
+            data,
+            out,
+            valid,
+            epochs,
+            seed,
+            places,
+            orgs,
+        } => train::train_ner(&data, &out, valid.as_deref(), epochs, seed, &places, &orgs),
+    };
+    // What is still buffered must reach the reader too. A reader that has gone by now was
+    // already met by the command (`once` prints on without it), which then chose its status.
+    let result = result.and_then(|code| match std::io::stdout().flush() {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(code),
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE_STATUS),
+        Err(err) => {
+            errln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command's future on a fresh runtime. Blocking work still running when it is done
+/// (a DNS lookup, say) gets a moment, then is left behind: it must not hold the exit up.
+fn block_on(
+    future: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
+/// Logs go to stderr, so stdout stays clean for alert JSON lines. `FEEDWATCH_LOG` (or
+/// `RUST_LOG`) sets the filter, e.g. `FEEDWATCH_LOG=feedwatch=debug`.
+fn install_logging() {
+    let filter = std::env::var("FEEDWATCH_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        // html5ever reports every malformed page it repairs; that is routine, not news.
+        .unwrap_or_else(|_| "info,html5ever=error".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        // A closed stderr (`… 2>&1 | head`) must not turn each log line into a complaint on
+        // that same stderr, which would panic.
+        .log_internal_errors(false)
+        // Colour only for a terminal; journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {
+    let path = config::locate(path);
+    match config::load(&path) {
+        Ok(config) => Ok(Arc::new(config)),
+        Err(errors) => bail!(
+            "{errors}\n(run `feedwatch check -c {}` after fixing)",
+            path.display()
+        ),
+    }
+}
+
+pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let config::StoreLocation::Sqlite(path) = &config.daemon.store;
+    Store::open_sqlite(path)
+        .await
+        .with_context(|| format!("cannot open the store {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
