@@ -197,7 +197,7 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = format!(
-        "[daemon]\nstore = \"sqlite://state.db\"\ndefault_interval = \"{}\"\nmax_concurrent_fetches = 32\nwatchlists = []\n\
+        "[daemon]\nstore = \"sqlite://state.db\"\nlisten = \"127.0.0.1:0\"\ndefault_interval = \"{}\"\nmax_concurrent_fetches = 32\nwatchlists = []\n\
          [[webhook]]\nname = \"hook\"\nurl = \"http://{hook_addr}/hook\"\n\
          [[topic]]\nname = \"mobilization-protests\"\nquery = '(mobiliz* OR мобилизац*) (protest* OR протест*)'\nnotify = [\"hook\"]\n",
         humantime::format_duration(args.interval)

@@ -176,16 +176,8 @@ impl Pipeline {
         store: Store,
         outbox_wake: Arc<Notify>,
     ) -> Result<Self, PipelineError> {
-        let fetcher = Fetcher::new(&config.daemon)?;
-        let recognizer = Arc::new(shipped_recognizer(&config.entities)?);
-        let topics = Arc::new(TopicSet::new(
-            config
-                .topics
-                .iter()
-                .map(|t| (t.name.clone(), t.query.clone()))
-                .collect(),
-        ));
         let daemon = &config.daemon;
+        let (fetcher, topics, recognizer) = Self::compile(&config)?;
         Ok(Self {
             store,
             fetcher,
@@ -202,6 +194,42 @@ impl Pipeline {
             instance: Ulid::new().to_string().into(),
             config,
         })
+    }
+
+    /// The same pipeline under a reloaded config: topics, entities, fetch settings and feed
+    /// settings come from `config`, while the store, the analysis pool, the fetch limits and
+    /// the per-host politeness are shared with `self`, so polls under the old config and the
+    /// new one never exceed them together. Limits sized by the config at start
+    /// (`max_concurrent_fetches`, `per_host_concurrency`, …) keep their size until a restart.
+    pub fn reconfigured(&self, config: Arc<Config>) -> Result<Self, PipelineError> {
+        let (fetcher, topics, recognizer) = Self::compile(&config)?;
+        Ok(Self {
+            config,
+            fetcher,
+            topics,
+            recognizer,
+            ..self.clone()
+        })
+    }
+
+    /// What a config compiles to: its HTTP clients, its topics' matcher, its entity recognizer.
+    fn compile(
+        config: &Config,
+    ) -> Result<(Fetcher, Arc<TopicSet>, Arc<Recognizer>), PipelineError> {
+        let fetcher = Fetcher::new(&config.daemon)?;
+        let recognizer = Arc::new(shipped_recognizer(&config.entities)?);
+        let topics = Arc::new(TopicSet::new(
+            config
+                .topics
+                .iter()
+                .map(|t| (t.name.clone(), t.query.clone()))
+                .collect(),
+        ));
+        Ok((fetcher, topics, recognizer))
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
     }
 
     pub fn store(&self) -> &Store {
@@ -394,6 +422,30 @@ impl Pipeline {
         let Ok(_slot) = self.feed_fetches.acquire().await else {
             return Err(PollError::Stopped("shutting down".into()));
         };
+        let started = std::time::Instant::now();
+        let outcome = self.fetch_and_parse(feed, url, validators).await;
+        let result = match &outcome {
+            Ok(FeedFetch::NotModified { .. }) => "not_modified",
+            Ok(FeedFetch::Fetched(..)) => "ok",
+            Err(PollError::Fetch(FetchError::Status { .. })) => "http_error",
+            Err(PollError::Fetch(FetchError::Timeout)) => "timeout",
+            Err(PollError::Fetch(_)) => "fetch_error",
+            Err(PollError::Feed(_)) => "parse_error",
+            Err(_) => "error",
+        };
+        metrics::counter!(crate::metrics::FETCHES, "feed" => feed.name.clone(), "result" => result)
+            .increment(1);
+        metrics::histogram!(crate::metrics::FETCH_SECONDS, "feed" => feed.name.clone())
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn fetch_and_parse(
+        &self,
+        feed: &FeedSpec,
+        url: &url::Url,
+        validators: &Validators,
+    ) -> Result<FeedFetch, PollError> {
         let mut fetched = match self
             .fetcher
             .get(url, validators, &Trust::operator(&feed.url), Want::Feed)
@@ -474,6 +526,10 @@ impl Pipeline {
             }
         }
         report.new_items = fresh.len();
+        metrics::counter!(crate::metrics::ITEMS_SEEN, "feed" => feed.name.clone())
+            .increment(report.items as u64);
+        metrics::counter!(crate::metrics::ITEMS_NEW, "feed" => feed.name.clone())
+            .increment(report.new_items as u64);
         let mut unfinished = false;
         if !state.first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
             self.store
@@ -660,6 +716,12 @@ impl Pipeline {
                 None
             }
         };
+        let text = match (&analysed, &extracted) {
+            (None, _) => "none",
+            (Some(_), Some(_)) if note.is_none() => "page",
+            (Some(_), _) => "feed",
+        };
+        metrics::counter!(crate::metrics::ARTICLES, "text" => text).increment(1);
         Ok(Prepared::Done {
             analysed: analysed.map(Box::new),
             note: note.map(|n| feed.scrub(&n)),
@@ -716,6 +778,10 @@ impl Pipeline {
             .store
             .record_item(&feed.name, item, note.as_deref(), &alerts, now)
             .await?;
+        for payload in payloads.iter().filter(|p| created.contains(&p.id)) {
+            metrics::counter!(crate::metrics::ALERTS, "topic" => payload.topic.clone())
+                .increment(1);
+        }
         if !created.is_empty() {
             tracing::info!(feed = %feed.name, item = %item.title, alerts = created.len(), "new alerts");
             self.outbox_wake.notify_one();
@@ -748,6 +814,7 @@ impl Pipeline {
         let extracted = self
             .pool
             .run(self.config.daemon.analysis_budget, move || {
+                let started = std::time::Instant::now();
                 let options = ExtractOptions {
                     hints: Some(Hints {
                         title: Some(&hint_title),
@@ -765,12 +832,15 @@ impl Pipeline {
                 .map(|(article, blocks)| {
                     let mut memory = memory.clone().unwrap_or_default();
                     memory.learn(&blocks);
-                    (article, memory.to_bytes())
+                    (article, memory.to_bytes(), started.elapsed())
                 })
             })
             .await;
         let (article, learned) = match extracted {
-            Ok(Ok(done)) => done,
+            Ok(Ok((article, learned, took))) => {
+                metrics::histogram!(crate::metrics::EXTRACTION_SECONDS).record(took.as_secs_f64());
+                (article, learned)
+            }
             Ok(Err(err)) => return Err(format!("extracting the article page: {err}")),
             Err(err) => return Err(format!("extracting the article page: {err}")),
         };
@@ -798,16 +868,20 @@ impl Pipeline {
         let recognizer = self.recognizer.clone();
         let feed = feed.clone();
         let item = item.clone();
-        self.pool
+        let (analysed, took) = self
+            .pool
             .run(self.config.daemon.analysis_budget, move || {
+                let started = std::time::Instant::now();
                 let mut article = Article::from_item(&feed, &item, page);
                 article.truncate_text(config.daemon.max_article_chars);
                 article.recognize(&recognizer);
                 let matches =
                     article::matching_topics(&topics, &config.topics, &config.entities, &article);
-                Analysed { article, matches }
+                (Analysed { article, matches }, started.elapsed())
             })
-            .await
+            .await?;
+        metrics::histogram!(crate::metrics::ANALYSIS_SECONDS).record(took.as_secs_f64());
+        Ok(analysed)
     }
 
     /// The page behind an item's link, or why it cannot be had: the item is then tried again

@@ -1,8 +1,9 @@
 //! The daemon: one task per feed that sleeps until the feed is due and polls it through the
-//! pipeline (which applies the fetch limits), plus the outbox (a lane per sink) and a
-//! heartbeat that tells the store this process is alive and recovers the polls of processes
-//! that died. Owns when things happen (intervals, jitter, backoff) and shutdown; what a poll
-//! does is the pipeline's business.
+//! pipeline (which applies the fetch limits), plus the outbox (a lane per sink), a heartbeat
+//! that tells the store, `/readyz` and systemd's watchdog that this process is alive and
+//! recovers the polls of processes that died, pruning, the HTTP server, and config reloads.
+//! Owns when things happen (intervals, jitter, backoff), what a reload starts and stops, and
+//! shutdown; what a poll does is the pipeline's business.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +11,19 @@ use std::time::Duration;
 use chrono::Utc;
 use rand::Rng;
 
-use tokio::sync::Notify;
+use std::collections::HashMap;
+
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::outbox::{self, Outbox};
 use crate::config::{Config, Daemon, FeedSpec};
 use crate::pipeline::{Pipeline, PollError};
+use crate::reload;
+use crate::server::{self, Liveness};
 use crate::store::Store;
+use crate::systemd;
 
 /// A failing feed is retried later and later, but never given up on: at most this long apart.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -59,36 +65,78 @@ pub fn next_poll_delay(
     base.mul_f64(factor)
 }
 
-/// Runs the daemon until `shutdown` is cancelled.
+/// Runs the daemon until `shutdown` is cancelled: the feed tasks, the outbox, the heartbeat,
+/// pruning, the HTTP server on `listen`, and config reloads (SIGHUP or a changed file), which
+/// start the tasks of added feeds, end those of removed ones, and hand every task the
+/// pipeline of the new config from its next poll on.
 pub async fn run(
     config: Arc<Config>,
     store: Store,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let metrics = crate::metrics::install().map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+    // Bound before anything starts, so a taken port fails the start rather than half of it.
+    let listener = match config.daemon.listen {
+        Some(listen) => Some(server::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {listen} (`[daemon] listen`; \"off\" disables it): {e}"
+            )
+        })?),
+        None => None,
+    };
     for feed in &config.feeds {
         store.register_feed(&feed.name, feed.url.as_str()).await?;
     }
     let tracker = TaskTracker::new();
     let wake = Arc::new(Notify::new());
+    let (configs_tx, configs) = watch::channel(config.clone());
     let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
-    tracker.spawn(outbox.run(shutdown.clone()));
+    tracker.spawn(outbox.run(shutdown.clone(), Some(configs.clone())));
 
     let pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
-    store
-        .register_instance(pipeline.instance(), Utc::now())
-        .await?;
-    tracker.spawn(keep_alive(pipeline.clone(), shutdown.clone()));
+    let instance = pipeline.instance().to_string();
+    store.register_instance(&instance, Utc::now()).await?;
+    let (pipelines_tx, pipelines) = watch::channel(pipeline);
+    let liveness = Liveness::default();
+    tracker.spawn(keep_alive(
+        pipelines.clone(),
+        shutdown.clone(),
+        Some(liveness.clone()),
+    ));
     tracker.spawn(prune_forever(
         store.clone(),
-        config.daemon.retention,
+        configs.clone(),
         shutdown.clone(),
     ));
-    for feed in &config.feeds {
+    tracker.spawn(reload::watch_config(
+        config.clone(),
+        configs_tx,
+        shutdown.clone(),
+    ));
+    if let Some(listener) = listener {
+        let address = listener.local_addr()?;
+        let state = server::ServerState {
+            store: store.clone(),
+            metrics,
+            configs: configs.clone(),
+            liveness,
+            stale_after: DEAD_AFTER,
+        };
+        tracker.spawn(server::serve(listener, state, shutdown.clone()));
+        tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    }
+    let mut feeds: HashMap<String, CancellationToken> = HashMap::new();
+    let start = |name: &str, feeds: &mut HashMap<String, CancellationToken>| {
+        let stop = shutdown.child_token();
         tracker.spawn(poll_forever(
-            pipeline.clone(),
-            feed.clone(),
-            shutdown.clone(),
+            pipelines.clone(),
+            name.to_string(),
+            stop.clone(),
         ));
+        feeds.insert(name.to_string(), stop);
+    };
+    for feed in &config.feeds {
+        start(&feed.name, &mut feeds);
     }
     tracing::info!(
         feeds = config.feeds.len(),
@@ -96,23 +144,68 @@ pub async fn run(
         webhooks = config.webhooks.len(),
         "feedwatch running"
     );
-    tracker.close();
-    shutdown.cancelled().await;
+    systemd::ready(&format!("polling {} feeds", config.feeds.len()));
+
+    let mut reloads = configs;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = reloads.changed() => {
+                if changed.is_err() {
+                    shutdown.cancelled().await;
+                    break;
+                }
+                let config = reloads.borrow_and_update().clone();
+                systemd::reloading();
+                let current = pipelines_tx.borrow().clone();
+                match current.reconfigured(config.clone()) {
+                    Ok(pipeline) => {
+                        pipelines_tx.send_replace(pipeline);
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "the reloaded config cannot be applied; the running one stays");
+                        systemd::ready("reload failed; running the previous config");
+                        continue;
+                    }
+                }
+                for feed in &config.feeds {
+                    // A changed URL resets the feed's validators and first poll here.
+                    if let Err(err) = store.register_feed(&feed.name, feed.url.as_str()).await {
+                        tracing::error!(feed = %feed.name, error = %err, "cannot register the feed");
+                    }
+                    if !feeds.contains_key(&feed.name) {
+                        start(&feed.name, &mut feeds);
+                    }
+                }
+                feeds.retain(|name, stop| {
+                    let kept = config.feeds.iter().any(|f| &f.name == name);
+                    if !kept {
+                        tracing::info!(feed = %name, "feed removed from the config; no longer polled");
+                        stop.cancel();
+                    }
+                    kept
+                });
+                tracing::info!(change = %reload::describe_change(current.config(), &config),
+                    "config applied: new polls, articles and deliveries follow it");
+                systemd::ready(&format!("polling {} feeds", config.feeds.len()));
+            }
+        }
+    }
     tracing::info!("shutting down");
+    systemd::stopping();
+    tracker.close();
     // The outbox gives its unfinished requests shutdown_timeout, then releases their rows
     // within RELEASE_GRACE; waiting that little longer lets it do so.
-    if tokio::time::timeout(
-        config.daemon.shutdown_timeout + outbox::RELEASE_GRACE,
-        tracker.wait(),
-    )
-    .await
-    .is_err()
+    let shutdown_timeout = pipelines_tx.borrow().config().daemon.shutdown_timeout;
+    if tokio::time::timeout(shutdown_timeout + outbox::RELEASE_GRACE, tracker.wait())
+        .await
+        .is_err()
     {
         tracing::warn!("some work did not finish within shutdown_timeout");
     }
     // Polls cut short by the shutdown were cancelled, not killed: they do not count against
     // their feeds.
-    if let Err(err) = store.retire_instance(pipeline.instance()).await {
+    if let Err(err) = store.retire_instance(&instance).await {
         tracing::error!(error = %err, "cannot release this process's polls");
     }
     store.close().await;
@@ -120,11 +213,33 @@ pub async fn run(
 }
 
 /// Beats the heartbeat of this process and recovers the polls of dead ones, until shutdown.
-pub async fn keep_alive(pipeline: Pipeline, shutdown: CancellationToken) {
+/// Each beat that reached the store also tells `liveness` (for `/readyz`) and systemd's
+/// watchdog, so a daemon whose scheduler or store is wedged stops answering both.
+pub async fn keep_alive(
+    pipelines: watch::Receiver<Pipeline>,
+    shutdown: CancellationToken,
+    liveness: Option<Liveness>,
+) {
+    let watchdog = systemd::watchdog_timeout();
+    if let Some(timeout) = watchdog
+        && timeout <= HEARTBEAT * 2
+    {
+        tracing::warn!(watchdog = ?timeout, heartbeat = ?HEARTBEAT,
+            "WatchdogSec is too short for the heartbeat; set it to 30s or more");
+    }
     loop {
+        let pipeline = pipelines.borrow().clone();
         let store = pipeline.store();
-        if let Err(err) = store.heartbeat(pipeline.instance(), Utc::now()).await {
-            tracing::error!(error = %err, "cannot record the heartbeat");
+        match store.heartbeat(pipeline.instance(), Utc::now()).await {
+            Ok(()) => {
+                if let Some(liveness) = &liveness {
+                    liveness.beat();
+                }
+                if watchdog.is_some() {
+                    systemd::watchdog_ping();
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot record the heartbeat"),
         }
         if let Err(err) = pipeline.recover_interrupted_polls(DEAD_AFTER).await {
             tracing::error!(error = %err, "cannot recover interrupted polls");
@@ -137,10 +252,16 @@ pub async fn keep_alive(pipeline: Pipeline, shutdown: CancellationToken) {
 }
 
 /// Prunes what is older than `retention` (see `store::retention`), a little after the start
-/// and then every quarter of the period, at most hourly, off the polling path.
-async fn prune_forever(store: Store, retention: Duration, shutdown: CancellationToken) {
-    let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+/// and then every quarter of the period, at most hourly, off the polling path. The period is
+/// the current config's.
+async fn prune_forever(
+    store: Store,
+    configs: watch::Receiver<Arc<Config>>,
+    shutdown: CancellationToken,
+) {
     loop {
+        let retention = configs.borrow().daemon.retention;
+        let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
@@ -155,7 +276,13 @@ async fn prune_forever(store: Store, retention: Duration, shutdown: Cancellation
     }
 }
 
-async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: CancellationToken) {
+/// Polls the feed named `name` whenever it is due, under the pipeline of the current config,
+/// until `shutdown` or until the feed is no longer in the config.
+async fn poll_forever(
+    mut pipelines: watch::Receiver<Pipeline>,
+    name: String,
+    shutdown: CancellationToken,
+) {
     let pause = |duration: Duration| {
         let shutdown = shutdown.clone();
         async move {
@@ -166,6 +293,16 @@ async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: Cancellation
         }
     };
     loop {
+        let pipeline = pipelines.borrow_and_update().clone();
+        let Some(feed) = pipeline
+            .config()
+            .feeds
+            .iter()
+            .find(|f| f.name == name)
+            .cloned()
+        else {
+            return;
+        };
         let due = match pipeline.store().feed_state(&feed.name).await {
             Ok(state) => {
                 if let Some(reason) = state
@@ -203,8 +340,14 @@ async fn poll_forever(pipeline: Pipeline, feed: FeedSpec, shutdown: Cancellation
         let wait = wake
             .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or(Duration::ZERO);
-        if !pause(wait).await {
-            return;
+        // A reload may change the feed's settings or remove it: look again then.
+        let reloaded = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => false,
+            _ = pipelines.changed() => true,
+        };
+        if reloaded {
+            continue;
         }
         if retry_due.is_some_and(|at| at <= Utc::now()) {
             let retried = tokio::select! {

@@ -88,6 +88,7 @@ async fn a_page_that_fails_twice_then_answers_still_alerts_on_its_full_text() {
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "1h"
 first_poll = "alert"
 allow_private = ["127.0.0.1/32"]

@@ -91,6 +91,7 @@ async fn a_feed_that_keeps_killing_the_daemon_is_backed_off_then_quarantined() {
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "1s"
 jitter = 0.0
 per_host_spacing = "0s"

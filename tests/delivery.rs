@@ -154,6 +154,7 @@ fn write_config(dir: &Path, site: &NewsSite, hook: SocketAddr, extra: &str) -> P
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "1s"
 first_poll = "alert"
 retry_initial = "200ms"

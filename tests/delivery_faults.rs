@@ -62,6 +62,7 @@ fn write_config(
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "1s"
 first_poll = "alert"
 retry_initial = "200ms"
@@ -409,7 +410,7 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
         let outbox = Outbox::new(&config, store, Arc::new(Notify::new()))
             .unwrap()
             .with_lease(lease);
-        senders.push(tokio::spawn(outbox.run(shutdown.clone())));
+        senders.push(tokio::spawn(outbox.run(shutdown.clone(), None)));
     }
 
     // Watches every row: once seen delivered, a row must never be seen otherwise.
@@ -505,7 +506,7 @@ async fn rate_limited_rows_wait_unclaimed_and_in_order() {
     let order = store.alert_ids().await.unwrap();
     let outbox = Outbox::new(&config, store.clone(), Arc::new(Notify::new())).unwrap();
     let shutdown = CancellationToken::new();
-    let sender = tokio::spawn(outbox.run(shutdown.clone()));
+    let sender = tokio::spawn(outbox.run(shutdown.clone(), None));
 
     // Looks at the raw rows while they are sent: a row waiting for the limiter is neither
     // claimed nor moved (deferred) nor counted as an attempt.

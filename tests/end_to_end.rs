@@ -82,6 +82,7 @@ fn write_config(dir: &std::path::Path, site: &NewsSite, receiver: &Receiver) -> 
         r#"
 [daemon]
 store = "sqlite://state/feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "300ms"
 jitter = 0.0
 per_host_spacing = "0s"

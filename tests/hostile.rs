@@ -221,6 +221,7 @@ async fn hostile_feeds_cost_only_themselves() {
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "500ms"
 jitter = 0.0
 per_host_spacing = "0s"

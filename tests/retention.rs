@@ -44,6 +44,7 @@ async fn old_rows_are_pruned_but_a_still_listed_item_never_alerts_twice() {
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
 default_interval = "300ms"
 jitter = 0.0
 per_host_spacing = "0s"

@@ -1,7 +1,9 @@
-//! `${VAR}` values in a feed URL are secrets (API keys in paths and queries are common): they
-//! must not show in logs, `feeds status`, stored errors or feed-health notices, whatever the
-//! feed does. Here the feed answers with a redirect loop whose Location repeats its own secret
-//! path, so the error message would quote it.
+//! Secrets come from the environment (`${VAR}`) and never show: not in logs (text or JSON,
+//! at debug level for every crate), `feeds status`, stored errors, feed-health notices,
+//! `/metrics`, `/readyz`, `check` or `alerts list`, whatever the feed does. API keys in feed
+//! paths and queries are common, so here the feed answers with a redirect loop whose Location
+//! repeats its own secret path, and the error message would quote it; the webhook has a
+//! secret in its URL, a signing key and a secret header; the metrics endpoint has a token.
 
 mod common;
 
@@ -16,9 +18,33 @@ use common::Receiver;
 
 const PATH_SECRET: &str = "p4th-s3cret-7f2a91";
 const QUERY_SECRET: &str = "qu3ry-s3cret-c0ffee";
+const HOOK_SECRET: &str = "h00k-s3cret-b4dc0d3";
+const HEADER_SECRET: &str = "he4der-s3cret-f00d";
+const METRICS_SECRET: &str = "m3trics-s3cret-be3f";
+/// `whsec_` + base64 of a 24-byte key; the base64 text is the secret.
+const SIGNING_KEY: &str = "c2lnbmluZy1zM2NyZXQta2V5LTAxMjM0";
+
+fn with_secrets(command: &mut Command) -> &mut Command {
+    command
+        .env("FEED_PATH_TOKEN", PATH_SECRET)
+        .env("FEED_QUERY_TOKEN", QUERY_SECRET)
+        .env("HOOK_TOKEN", HOOK_SECRET)
+        .env("HOOK_HEADER", HEADER_SECRET)
+        .env("METRICS_TOKEN", METRICS_SECRET)
+        .env("SIGNING_SECRET", format!("whsec_{SIGNING_KEY}"))
+}
+
+fn output(command: &mut Command) -> String {
+    let out = with_secrets(command).output().unwrap();
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn feed_url_secrets_never_show() {
+async fn secrets_never_show() {
     let app = Router::new().route(
         "/{token}/rss",
         get(|| async move {
@@ -42,6 +68,8 @@ async fn feed_url_secrets_never_show() {
         r#"
 [daemon]
 store = "sqlite://feedwatch.db"
+listen = "127.0.0.1:0"
+metrics_token = "${{METRICS_TOKEN}}"
 default_interval = "500ms"
 jitter = 0.0
 per_host_spacing = "0s"
@@ -51,7 +79,9 @@ health_threshold = "1s"
 
 [[webhook]]
 name = "hook"
-url = "{hook}"
+url = "{hook}?token=${{HOOK_TOKEN}}"
+secret = "${{SIGNING_SECRET}}"
+headers = {{ Authorization = "Bearer ${{HOOK_HEADER}}" }}
 
 [[feed]]
 name = "secret"
@@ -62,16 +92,16 @@ url = "http://{addr}/${{FEED_PATH_TOKEN}}/rss?key=${{FEED_QUERY_TOKEN}}"
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();
     let log_path = dir.path().join("daemon.log");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(["run", "-c"])
-        .arg(&config_path)
-        .env("FEEDWATCH_LOG", "debug")
-        .env("FEED_PATH_TOKEN", PATH_SECRET)
-        .env("FEED_QUERY_TOKEN", QUERY_SECRET)
-        .stdout(std::fs::File::create(dir.path().join("daemon.out")).unwrap())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut daemon = with_secrets(
+        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(["--log-format", "json", "run", "-c"])
+            .arg(&config_path)
+            .env("FEEDWATCH_LOG", "debug"),
+    )
+    .stdout(std::fs::File::create(dir.path().join("daemon.out")).unwrap())
+    .stderr(std::fs::File::create(&log_path).unwrap())
+    .spawn()
+    .unwrap();
 
     // Wait for the failing-feed notice, which quotes the URL and the last error.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -83,27 +113,51 @@ url = "http://{addr}/${{FEED_PATH_TOKEN}}/rss?key=${{FEED_QUERY_TOKEN}}"
         assert!(Instant::now() < deadline, "no feed-health notice");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(["feeds", "status", "--format", "json", "-c"])
-        .arg(&config_path)
-        .env("FEED_PATH_TOKEN", PATH_SECRET)
-        .env("FEED_QUERY_TOKEN", QUERY_SECRET)
-        .output()
-        .unwrap();
-    let text_status = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .args(["feeds", "status", "-c"])
-        .arg(&config_path)
-        .env("FEED_PATH_TOKEN", PATH_SECRET)
-        .env("FEED_QUERY_TOKEN", QUERY_SECRET)
-        .output()
-        .unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let address = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|line| line["address"].as_str().map(str::to_string))
+        .expect("the log names the server's address");
+    let client = reqwest::Client::new();
+    let mut served = String::new();
+    for path in ["/metrics", "/readyz", "/healthz"] {
+        let response = client
+            .get(format!("http://{address}{path}"))
+            .bearer_auth(METRICS_SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        served.push_str(&response.text().await.unwrap());
+    }
+    let status_json = output(
+        Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(["feeds", "status", "--format", "json", "-c"])
+            .arg(&config_path),
+    );
+    let others: Vec<String> = [
+        &["feeds", "status", "-c"][..],
+        &["alerts", "list", "-c"],
+        &["check", "-c"],
+    ]
+    .iter()
+    .map(|args| {
+        output(
+            Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+                .args(*args)
+                .arg(&config_path),
+        )
+    })
+    .collect();
+    let others = others.join("\n");
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();
     let _ = daemon.wait();
 
-    let status_json = String::from_utf8_lossy(&status.stdout).to_string();
-    let row: serde_json::Value = serde_json::from_str(status_json.trim()).unwrap();
+    let row: serde_json::Value =
+        serde_json::from_str(status_json.lines().next().unwrap_or_default()).unwrap();
     assert!(
         row["last_error"]
             .as_str()
@@ -118,24 +172,39 @@ url = "http://{addr}/${{FEED_PATH_TOKEN}}/rss?key=${{FEED_QUERY_TOKEN}}"
             .contains("${FEED_PATH_TOKEN}"),
         "the URL is shown as the config writes it: {row}"
     );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().count() > 10, "the debug log says something");
     let everything = [
-        std::fs::read_to_string(&log_path).unwrap(),
-        status_json,
-        String::from_utf8_lossy(&status.stderr).to_string(),
-        String::from_utf8_lossy(&text_status.stdout).to_string(),
-        String::from_utf8_lossy(&text_status.stderr).to_string(),
-        receiver
-            .received()
-            .iter()
-            .map(|r| r.body.clone())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        ("daemon log", log),
+        (
+            "daemon stdout",
+            std::fs::read_to_string(dir.path().join("daemon.out")).unwrap(),
+        ),
+        ("served endpoints", served),
+        ("feeds status --format json", status_json),
+        ("status, alerts list, check", others),
+        (
+            "webhook bodies",
+            receiver
+                .received()
+                .iter()
+                .map(|r| r.body.clone())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
     ];
-    for (i, output) in everything.iter().enumerate() {
-        for secret in [PATH_SECRET, QUERY_SECRET] {
+    for (what, output) in &everything {
+        for secret in [
+            PATH_SECRET,
+            QUERY_SECRET,
+            HOOK_SECRET,
+            HEADER_SECRET,
+            METRICS_SECRET,
+            SIGNING_KEY,
+        ] {
             assert!(
                 !output.contains(secret),
-                "output #{i} shows the secret {secret}: {output}"
+                "{what} shows the secret {secret}: {output}"
             );
         }
     }

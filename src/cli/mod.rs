@@ -82,8 +82,23 @@ struct Cli {
     /// Config file [default: $FEEDWATCH_CONFIG, ./feedwatch.toml, config/feedwatch.toml]
     #[arg(short, long, global = true, value_name = "CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines for people (text) or for log collectors (json, one object per line)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FEEDWATCH_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -263,7 +278,7 @@ enum Format {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    install_logging();
+    install_logging(cli.log_format);
     let result = match cli.command {
         Command::Check => check::check(&config::locate(cli.config.as_deref())),
         Command::Run => block_on(run::run(cli.config.as_deref())),
@@ -352,20 +367,29 @@ fn block_on(
 
 /// Logs go to stderr, so stdout stays clean for alert JSON lines. `FEEDWATCH_LOG` (or
 /// `RUST_LOG`) sets the filter, e.g. `FEEDWATCH_LOG=feedwatch=debug`.
-fn install_logging() {
+fn install_logging(format: LogFormat) {
     let filter = std::env::var("FEEDWATCH_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         // html5ever reports every malformed page it repairs; that is routine, not news.
         .unwrap_or_else(|_| "info,html5ever=error".to_string());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         // A closed stderr (`… 2>&1 | head`) must not turn each log line into a complaint on
         // that same stderr, which would panic.
-        .log_internal_errors(false)
+        .log_internal_errors(false);
+    match format {
         // Colour only for a terminal; journald and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One JSON object per line, its fields at the top level, for log collectors.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {

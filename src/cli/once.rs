@@ -29,7 +29,8 @@ pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::R
         .await?;
     let alive = CancellationToken::new();
     // Also recovers the polls of processes that died, before this round polls their feeds.
-    let heartbeat = tokio::spawn(scheduler::keep_alive(pipeline.clone(), alive.clone()));
+    let (_, pipelines) = tokio::sync::watch::channel(pipeline.clone());
+    let heartbeat = tokio::spawn(scheduler::keep_alive(pipelines, alive.clone(), None));
     let polls = config.feeds.iter().map(|feed| {
         let pipeline = pipeline.clone();
         async move {

@@ -99,6 +99,11 @@ fn human_size(bytes: u64) -> String {
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
+    /// The `watchlists` patterns, resolved against the main file's directory: a reload looks
+    /// for files added or removed under them.
+    pub watchlist_patterns: Vec<String>,
+    /// Every file this config was read from: the main file, then each watchlist.
+    pub files: Vec<PathBuf>,
     pub daemon: Daemon,
     pub feeds: Vec<FeedSpec>,
     pub topics: Vec<TopicSpec>,
@@ -111,7 +116,10 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Daemon {
     pub store: StoreLocation,
-    pub listen: String,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` when set to "" or "off".
+    pub listen: Option<std::net::SocketAddr>,
+    /// A bearer token every endpoint but `/healthz` then requires.
+    pub metrics_token: Option<SecretString>,
     pub default_interval: Duration,
     /// Fraction of the interval by which each poll is moved at random, so feeds that share a
     /// host do not fire in lockstep.
@@ -253,6 +261,48 @@ pub struct WebhookSpec {
     pub timeout: Duration,
     /// Requests in flight to this webhook at most; each webhook drains on its own.
     pub concurrency: usize,
+    /// A digest of every setting above (secrets and template text included), so a reload can
+    /// tell a changed webhook from an unchanged one without comparing secrets in the clear.
+    pub fingerprint: String,
+}
+
+impl WebhookSpec {
+    fn settings_fingerprint(&self, template: Option<(&str, &str)>) -> String {
+        use secrecy::ExposeSecret;
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        };
+        part(self.name.as_bytes());
+        let format = match &self.format {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Discord => "discord",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Template(_) => "template",
+        };
+        part(format.as_bytes());
+        if let Some((source, content_type)) = template {
+            part(source.as_bytes());
+            part(content_type.as_bytes());
+        }
+        part(self.url.expose_secret().as_bytes());
+        for key in &self.signing_keys {
+            part(&key.0);
+        }
+        for (name, value) in &self.headers {
+            part(name.as_bytes());
+            part(value.expose_secret().as_bytes());
+        }
+        let settings = format!(
+            "{:?}|{:?}|{:?}|{:?}|{}",
+            self.rate_limit, self.digest, self.max_age, self.timeout, self.concurrency
+        );
+        part(settings.as_bytes());
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// At most `count` messages per `per`.
@@ -357,6 +407,17 @@ pub fn load_with_env(
     }
 }
 
+/// The files `patterns` (resolved watchlist patterns) match now, sorted and without repeats.
+pub fn watchlist_files(patterns: &[String]) -> Vec<PathBuf> {
+    let mut paths = BTreeSet::new();
+    for pattern in patterns {
+        if let Ok(entries) = glob::glob(pattern) {
+            paths.extend(entries.flatten());
+        }
+    }
+    paths.into_iter().collect()
+}
+
 /// The `[daemon]` settings of a config that sets none of them (used where no config file is
 /// needed, e.g. `feedwatch test --query` on a URL).
 pub fn default_daemon() -> Daemon {
@@ -418,7 +479,10 @@ impl Loader<'_> {
             self.error(&main, name.span(), message);
         }
 
-        for watchlist in self.watchlist_paths(&main, &base, &daemon_table) {
+        let (watchlist_patterns, watchlists) = self.watchlist_paths(&main, &base, &daemon_table);
+        let mut files = vec![path.to_path_buf()];
+        files.extend(watchlists.iter().cloned());
+        for watchlist in watchlists {
             let Some(file) = self.read(&watchlist) else {
                 continue;
             };
@@ -444,6 +508,8 @@ impl Loader<'_> {
             .collect();
         Some(Config {
             path: path.to_path_buf(),
+            watchlist_patterns,
+            files,
             daemon,
             feeds,
             topics,
@@ -658,10 +724,27 @@ impl Loader<'_> {
         };
         Daemon {
             store,
-            listen: table
-                .listen
+            listen: match &table.listen {
+                None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9184))),
+                Some(value) if matches!(value.get_ref().trim(), "" | "off") => None,
+                Some(value) => match value.get_ref().trim().parse() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        self.error(
+                            file,
+                            value.span(),
+                            "listen must be an address and port such as \"127.0.0.1:9184\" (or \"off\")",
+                        );
+                        None
+                    }
+                },
+            },
+            metrics_token: table
+                .metrics_token
                 .as_ref()
-                .map_or_else(|| "127.0.0.1:9184".to_string(), |v| v.get_ref().clone()),
+                .and_then(|token| self.expand(file, token))
+                .filter(|token| !token.is_empty())
+                .map(SecretString::from),
             default_interval: self.duration(
                 file,
                 "default_interval",
@@ -824,27 +907,30 @@ impl Loader<'_> {
         }
     }
 
+    /// The watchlist patterns resolved against `base`, and the files they match.
     fn watchlist_paths(
         &mut self,
         file: &SourceFile,
         base: &Path,
         table: &raw::DaemonTable,
-    ) -> Vec<PathBuf> {
+    ) -> (Vec<String>, Vec<PathBuf>) {
         let default = [toml::Spanned::new(0..0, "watchlists/*.toml".to_string())];
         let patterns = table.watchlists.as_deref().unwrap_or(&default);
-        let mut paths = BTreeSet::new();
+        let mut resolved = Vec::new();
         for pattern in patterns {
             let full = base.join(pattern.get_ref());
             let Some(full) = full.to_str() else {
                 self.error(file, pattern.span(), "watchlist path is not valid UTF-8");
                 continue;
             };
-            match glob::glob(full) {
-                Ok(entries) => paths.extend(entries.flatten()),
-                Err(err) => self.error(file, pattern.span(), format!("invalid pattern: {err}")),
+            if let Err(err) = glob::Pattern::new(full) {
+                self.error(file, pattern.span(), format!("invalid pattern: {err}"));
+                continue;
             }
+            resolved.push(full.to_string());
         }
-        paths.into_iter().collect()
+        let paths = watchlist_files(&resolved);
+        (resolved, paths)
     }
 
     fn feed(
@@ -1059,7 +1145,16 @@ impl Loader<'_> {
             let default = Duration::from_secs(900);
             self.duration(file, "digest", Some(d), default, bounds::DIGEST)
         });
-        Some(WebhookSpec {
+        let template_source = table.template.as_ref().map(|source| {
+            (
+                source.get_ref().clone(),
+                table
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/json".into()),
+            )
+        });
+        let mut spec = WebhookSpec {
             name: table.name.into_inner(),
             format,
             url: SecretString::from(url),
@@ -1088,7 +1183,14 @@ impl Loader<'_> {
                 4,
                 bounds::WEBHOOK_CONCURRENCY,
             ) as usize,
-        })
+            fingerprint: String::new(),
+        };
+        spec.fingerprint = spec.settings_fingerprint(
+            template_source
+                .as_ref()
+                .map(|(source, content_type)| (source.as_str(), content_type.as_str())),
+        );
+        Some(spec)
     }
 
     fn topic(

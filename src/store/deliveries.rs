@@ -518,3 +518,34 @@ impl Store {
         Ok(changed)
     }
 }
+
+/// How much waits in the outbox for one sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxDepth {
+    /// The webhook's name, or `@stdout`.
+    pub sink: String,
+    pub pending: u64,
+    /// How long the oldest of them has waited since its alert was created.
+    pub oldest_age_seconds: f64,
+}
+
+impl Store {
+    /// Undelivered (pending) deliveries per sink, with the age of the oldest, for `/metrics`.
+    pub async fn outbox_depth(&self, now: DateTime<Utc>) -> Result<Vec<OutboxDepth>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT d.sink, COUNT(*), MIN(a.created_at)
+             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+             WHERE d.status = 'pending' GROUP BY d.sink",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sink, pending, oldest)| OutboxDepth {
+                sink,
+                pending: pending.max(0) as u64,
+                oldest_age_seconds: ((millis(now) - oldest).max(0) as f64) / 1000.0,
+            })
+            .collect())
+    }
+}

@@ -22,7 +22,9 @@ use crate::fetch::Validators;
 
 mod deliveries;
 mod retention;
-pub use deliveries::{ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery};
+pub use deliveries::{
+    ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery, OutboxDepth,
+};
 pub use retention::{PendingItem, Pruned, listing_refresh};
 
 #[derive(Debug, thiserror::Error)]
@@ -368,6 +370,27 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// How many feeds are failing (their last poll failed) and how many are not polled at all
+    /// (quarantined, or stopped by a 410), for `/metrics`.
+    pub async fn feed_health_counts(&self) -> Result<(u64, u64), StoreError> {
+        let (failing, idle): (i64, i64) = sqlx::query_as(
+            "SELECT
+                 COALESCE(SUM(consecutive_failures > 0 AND quarantined_reason IS NULL
+                              AND stopped_reason IS NULL), 0),
+                 COALESCE(SUM(quarantined_reason IS NOT NULL OR stopped_reason IS NOT NULL), 0)
+             FROM feeds",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((failing.max(0) as u64, idle.max(0) as u64))
+    }
+
+    /// Whether the store answers, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Notes that a feed moved permanently; later polls use the new URL.

@@ -410,16 +410,52 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, log_name: &str) -> Self {
+        Self::start_with(config, log_name, &[], &[])
+    }
+
+    /// `feedwatch [ARGS] run -c CONFIG` with extra environment variables.
+    pub fn start_with(config: &Path, log_name: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
         let log = config.parent().unwrap().join(log_name);
         let child = Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(args)
             .args(["run", "-c"])
             .arg(config)
             .env("FEEDWATCH_LOG", "feedwatch=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("the feedwatch binary starts");
         Self { child, log }
+    }
+
+    /// Waits until the log has a line containing `text`; returns that line.
+    pub async fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log_text().lines().find(|l| l.contains(text)) {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?}; log: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The address the daemon's HTTP server listens on, from its log.
+    pub async fn server_address(&self) -> String {
+        let line = self
+            .wait_for_log("serving /healthz", Duration::from_secs(20))
+            .await;
+        let start = line.find("address=").expect("the log names the address") + "address=".len();
+        line[start..]
+            .split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+            .find(|part| !part.is_empty())
+            .unwrap()
+            .to_string()
     }
 
     /// SIGTERM, then waits for a clean exit.

@@ -361,6 +361,13 @@ impl Lane {
         };
         let store = &self.shared.store;
         let now = Utc::now();
+        let result = match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Gone => "gone",
+            Outcome::Retry { .. } => "failed",
+        };
+        metrics::counter!(crate::metrics::DELIVERIES, "webhook" => self.sink.stored().to_string(), "result" => result)
+            .increment(rows.len() as u64);
         match outcome {
             Outcome::Delivered => {
                 let recorded = self

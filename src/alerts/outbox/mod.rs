@@ -15,12 +15,13 @@
 mod lane;
 mod send;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -37,6 +38,12 @@ const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// After `shutdown_timeout`, how long releasing the claims of unfinished requests may take;
 /// the caller waits this much longer than `shutdown_timeout` for the outbox to finish.
 pub const RELEASE_GRACE: Duration = Duration::from_millis(500);
+
+/// A lane that is running, and how to stop it.
+struct RunningLane {
+    lane: Arc<Lane>,
+    stop: CancellationToken,
+}
 
 /// What the lanes of one outbox share.
 struct Shared {
@@ -122,52 +129,113 @@ impl Outbox {
         Ok(())
     }
 
-    fn lanes(&self) -> (Arc<Shared>, Vec<Arc<Lane>>) {
-        let shared = Arc::new(Shared {
+    fn shared(&self) -> Arc<Shared> {
+        Arc::new(Shared {
             store: self.store.clone(),
             client: self.client.clone(),
             retry_initial: self.retry_initial,
             in_flight: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
-        });
-        let local = Lane::local(
+        })
+    }
+
+    fn local_lane(&self, shared: &Arc<Shared>) -> Arc<Lane> {
+        Arc::new(Lane::local(
             self.jsonl_path.clone(),
             self.echo_stdout,
             self.lease.unwrap_or(LEASE_MARGIN),
             shared.clone(),
-        );
-        let mut lanes = vec![Arc::new(local)];
+        ))
+    }
+
+    fn webhook_lane(&self, webhook: &WebhookSpec, shared: &Arc<Shared>) -> Arc<Lane> {
+        let lease = self.lease.unwrap_or(webhook.timeout + LEASE_MARGIN);
+        Arc::new(Lane::webhook(webhook, lease, shared.clone()))
+    }
+
+    fn lanes(&self) -> (Arc<Shared>, Vec<Arc<Lane>>) {
+        let shared = self.shared();
+        let mut lanes = vec![self.local_lane(&shared)];
         for webhook in &self.webhooks {
-            let lease = self.lease.unwrap_or(webhook.timeout + LEASE_MARGIN);
-            lanes.push(Arc::new(Lane::webhook(webhook, lease, shared.clone())));
+            lanes.push(self.webhook_lane(webhook, &shared));
         }
         (shared, lanes)
     }
 
     /// Delivers until `shutdown`, each lane sleeping until its next row is due or until woken
-    /// by a new alert. Then lets requests in flight finish for `shutdown_timeout`, releases the
-    /// rows of those that did not, and returns within `shutdown_timeout` + [`RELEASE_GRACE`].
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// by a new alert. A reloaded config (`configs`) takes effect from the next delivery: a new
+    /// webhook gets a lane, a removed one's lane stops claiming, a changed one's lane is
+    /// replaced; messages already in flight finish under the claims they hold. On shutdown,
+    /// requests in flight may finish for `shutdown_timeout`; the rows of those that did not are
+    /// released, and this returns within `shutdown_timeout` + [`RELEASE_GRACE`].
+    pub async fn run(
+        mut self,
+        shutdown: CancellationToken,
+        mut configs: Option<watch::Receiver<Arc<Config>>>,
+    ) {
         if let Err(err) = self.register_webhooks().await {
             tracing::error!(error = %err, "outbox: cannot record webhook state");
         }
-        let (shared, lanes) = self.lanes();
-        // The pipeline rings one bell for all sinks; each lane checks its own rows.
-        let fan_out = async {
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = self.wake.notified() => lanes.iter().for_each(|lane| lane.wake()),
+        let shared = self.shared();
+        let drivers = TaskTracker::new();
+        let start = |lane: Arc<Lane>| {
+            let stop = shutdown.child_token();
+            drivers.spawn(lane.clone().drive(stop.clone(), Mode::Run));
+            RunningLane { lane, stop }
+        };
+        let local = start(self.local_lane(&shared));
+        let mut webhooks: HashMap<String, (String, RunningLane)> = HashMap::new();
+        for webhook in &self.webhooks {
+            let lane = start(self.webhook_lane(webhook, &shared));
+            webhooks.insert(webhook.name.clone(), (webhook.fingerprint.clone(), lane));
+        }
+        loop {
+            let reloaded = async {
+                match configs.as_mut() {
+                    Some(receiver) => receiver.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                // The pipeline rings one bell for all sinks; each lane checks its own rows.
+                _ = self.wake.notified() => {
+                    local.lane.wake();
+                    webhooks.values().for_each(|(_, running)| running.lane.wake());
+                }
+                still_open = reloaded => {
+                    let Some(receiver) = configs.as_mut().filter(|_| still_open) else {
+                        configs = None;
+                        continue;
+                    };
+                    let config = receiver.borrow_and_update().clone();
+                    webhooks.retain(|name, (fingerprint, running)| {
+                        let kept = config
+                            .webhooks
+                            .iter()
+                            .any(|w| &w.name == name && &w.fingerprint == fingerprint);
+                        if !kept {
+                            running.stop.cancel();
+                        }
+                        kept
+                    });
+                    for webhook in &config.webhooks {
+                        if !webhooks.contains_key(&webhook.name) {
+                            tracing::info!(webhook = %webhook.name, "outbox: webhook (re)configured");
+                            let lane = start(self.webhook_lane(webhook, &shared));
+                            webhooks.insert(webhook.name.clone(), (webhook.fingerprint.clone(), lane));
+                        }
+                    }
+                    self.webhooks = config.webhooks.clone();
+                    if let Err(err) = self.register_webhooks().await {
+                        tracing::error!(error = %err, "outbox: cannot record webhook state");
+                    }
                 }
             }
-        };
-        let drivers = join_all(
-            lanes
-                .iter()
-                .map(|lane| lane.clone().drive(shutdown.clone(), Mode::Run)),
-        );
-        // Run-mode lanes handle store errors themselves and end only on shutdown.
-        let _ = tokio::join!(fan_out, drivers);
+        }
+        // Run-mode lanes handle store errors themselves and end only when stopped.
+        drivers.close();
+        drivers.wait().await;
         finish_in_flight(&shared, self.shutdown_timeout).await;
     }
 
