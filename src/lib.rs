@@ -11,6 +11,7 @@ pub mod analysis_pool;
 pub mod article;
 pub mod cli;
 pub mod config;
+pub mod dedupe;
 pub mod entities;
 pub mod extract;
 pub mod feeds;
