@@ -64,7 +64,7 @@ struct Page {
 /// The half a page belongs to: 'A' or 'B', by the first hex digit of its id.
 fn half(id: &str) -> char {
     let digit = id.chars().next().and_then(|c| c.to_digit(16)).unwrap_or(0);
-    if digit % 2 == 0 { 'A' } else { 'B' }
+    if digit.is_multiple_of(2) { 'A' } else { 'B' }
 }
 
 /// The story as a second outlet runs it: edit `index % 4` of four, in another template.
