@@ -11,6 +11,7 @@ use crate::alerts::payload::timestamp;
 use crate::config::Config;
 use crate::store::{DeliveryFilter, DeliveryStatus, Sink};
 
+use super::progress::Progress;
 use super::*;
 
 pub(super) fn sink_arg(config: &Config, name: &str) -> anyhow::Result<Sink> {
@@ -151,7 +152,16 @@ pub(super) async fn alerts(
         } => {
             let sink = sink_arg(&config, &webhook)?;
             let since = parse_since(&since)?;
-            let queued = store.replay(&sink, since, topic.as_deref(), now).await?;
+            let queued = {
+                // One statement in the store, so there is nothing to count: a spinner shows it
+                // is working on a long history.
+                let _progress = Progress::spinner(format!(
+                    "queueing the alerts since {} for {}",
+                    timestamp(since),
+                    sink.stored()
+                ));
+                store.replay(&sink, since, topic.as_deref(), now).await?
+            };
             errln!(
                 "{queued} alerts since {} queued for {} (a running daemon sends them within a minute)",
                 timestamp(since),

@@ -1,13 +1,15 @@
 //! `feedwatch eval`: quality and speed on labelled sets (extraction, entities, feeds), with the
-//! same metrics as the scorers in ../shared/tools.
+//! same metrics as the scorers in ../shared/tools. Progress goes to stderr on a terminal only.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::entities::{Model, SHIPPED_MODEL, conll};
+use crate::entities::{Model, SHIPPED_MODEL, conll, tag_document};
 use crate::extract;
+
+use super::progress::Progress;
 
 pub(super) fn eval_extraction(
     dir: &Path,
@@ -21,8 +23,20 @@ pub(super) fn eval_extraction(
         use_memory: memory,
         ..extract::eval::EvalConfig::default()
     };
-    let report = extract::eval::evaluate_dir(dir, config)
-        .with_context(|| format!("cannot read the data set {}", dir.display()))?;
+    let report = {
+        // The pages are run inside `extract::eval`, which does not report each one: a spinner
+        // with the size of the job is what can be shown from here.
+        let pages = extract::eval::dataset_ids(dir).map_or(0, |ids| ids.len());
+        let times = match config.reps {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
+        let _progress = Progress::spinner(format!(
+            "extracting {pages} pages {times} with feedwatch and with dom_smoothie"
+        ));
+        extract::eval::evaluate_dir(dir, config)
+            .with_context(|| format!("cannot read the data set {}", dir.display()))?
+    };
     if let Some(out) = predictions {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         for page in &report.pages {
@@ -75,8 +89,11 @@ pub(super) fn eval_extraction(
 
 pub(super) fn eval_feeds(dir: &Path) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let report = crate::feeds::eval::evaluate_dir(dir)
-        .with_context(|| format!("cannot read the feed corpus {}", dir.display()))?;
+    let report = {
+        let _progress = Progress::spinner(format!("reading the feeds of {}", dir.display()));
+        crate::feeds::eval::evaluate_dir(dir)
+            .with_context(|| format!("cannot read the feed corpus {}", dir.display()))?
+    };
     let elapsed = started.elapsed();
     let line = |name: &str, tally: &crate::feeds::eval::Tally| {
         println!(
@@ -121,7 +138,18 @@ pub(super) fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Resul
         .map(|s| s.tokens.len())
         .sum();
     let started = std::time::Instant::now();
-    let (predicted, score) = conll::evaluate(&model, &docs);
+    // `conll::evaluate` document by document, so the bar can follow.
+    let progress = Progress::bar(docs.len() as u64, "documents");
+    let predicted: Vec<_> = docs
+        .iter()
+        .map(|doc| {
+            let tags = tag_document(&model, &doc.token_lists());
+            progress.step("");
+            tags
+        })
+        .collect();
+    drop(progress);
+    let score = conll::score(&docs, &predicted);
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(out) = predictions {
         std::fs::write(out, conll::write(&docs, &predicted))

@@ -1,8 +1,13 @@
-//! `feedwatch feeds`: each feed's health (`status`), lifting a quarantine or stop (`resume`),
-//! and what the reader makes of one feed (`parse`).
+//! `feedwatch feeds`: each feed's health (`status`: an aligned table on a terminal, one line
+//! per feed in a pipe, JSON lines with `--format json`), lifting a quarantine or stop
+//! (`resume`), and what the reader makes of one feed (`parse`). Subscribing lives in
+//! `feeds_add` and `feeds_opml`.
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
 
 use anyhow::{Context, bail};
 use serde_json::json;
@@ -24,6 +29,9 @@ pub(super) async fn feeds_status(
         .map(|(name, url, state)| (name, (url, state)))
         .collect();
     let mut unhealthy = 0;
+    // People read a table; scripts read the lines, which stay as they were.
+    let mut table =
+        (format == Format::Text && std::io::stdout().is_terminal()).then(StatusTable::new);
     for feed in &config.feeds {
         let state = states
             .get(&feed.name)
@@ -74,6 +82,19 @@ pub(super) async fn feeds_status(
                     "interrupted_polls": state.interrupted_polls,
                 })
             )?,
+            Format::Text if table.is_some() => {
+                let detail = match (reason.or(last_error.as_ref()), &moved_to) {
+                    (Some(error), Some(moved)) if status != "ok" => {
+                        format!("{error} (moved to {moved})")
+                    }
+                    (Some(error), None) if status != "ok" => error.clone(),
+                    (_, Some(moved)) => format!("moved to {moved}"),
+                    _ => String::new(),
+                };
+                if let Some(table) = &mut table {
+                    table.row(&feed.name, status, &state, detail);
+                }
+            }
             Format::Text => {
                 let last_success = state.last_success_at.map_or("never".to_string(), timestamp);
                 out!(
@@ -95,12 +116,129 @@ pub(super) async fn feeds_status(
             }
         }
     }
+    if let Some(table) = table {
+        // Without a known width, 100 columns fits most terminals.
+        let width = console::Term::stdout()
+            .size_checked()
+            .map_or(100, |(_, columns)| usize::from(columns));
+        outln!("{}", table.render(width))?;
+    }
     store.close().await;
     Ok(if unhealthy > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `feeds status` for people: one row per feed, times relative to now, and the error cut to
+/// what is left of the terminal's width, so each feed keeps to one line.
+struct StatusTable {
+    rows: Vec<[String; 6]>,
+    now: DateTime<Utc>,
+}
+
+const STATUS_HEADER: [&str; 6] = [
+    "FEED",
+    "STATUS",
+    "LAST SUCCESS",
+    "FAILURES",
+    "NEXT POLL",
+    "ERROR",
+];
+
+/// Spaces after each column but the last.
+const STATUS_GAP: u16 = 2;
+
+/// The error keeps at least this many columns on a terminal too narrow for the rest, where
+/// rows overflow anyway, so it still says something.
+const MIN_ERROR_WIDTH: usize = 20;
+
+impl StatusTable {
+    fn new() -> Self {
+        Self {
+            rows: Vec::new(),
+            now: Utc::now(),
+        }
+    }
+
+    fn row(&mut self, name: &str, status: &str, state: &crate::store::FeedState, detail: String) {
+        let last_success = state.last_success_at.map_or("never".to_string(), |at| {
+            format!("{} ago", span(self.now - at))
+        });
+        let next_poll = match state.next_poll_at {
+            None => "-".to_string(),
+            Some(at) if at <= self.now => "due".to_string(),
+            Some(at) => format!("in {}", span(at - self.now)),
+        };
+        // One line per feed, and nothing a server put in an error may steer the terminal.
+        let detail: String = detail
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.rows.push([
+            name.to_string(),
+            status.to_string(),
+            last_success,
+            state.consecutive_failures.to_string(),
+            next_poll,
+            detail,
+        ]);
+    }
+
+    fn render(self, width: usize) -> String {
+        let widest = |column: usize| {
+            self.rows
+                .iter()
+                .map(|row| console::measure_text_width(&row[column]))
+                .chain([STATUS_HEADER[column].len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let used: usize = (0..5).map(|c| widest(c) + usize::from(STATUS_GAP)).sum();
+        let room = width.saturating_sub(used).max(MIN_ERROR_WIDTH);
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(
+                comfy_table::TableStyle::new()
+                    .header_separator(comfy_table::LineStyle::none().fill('─').junction('─')),
+            )
+            .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+            .set_header(STATUS_HEADER);
+        for mut row in self.rows {
+            row[5] = console::truncate_str(&row[5], room, "…").into_owned();
+            table.add_row(row);
+        }
+        for (n, column) in table.column_iter_mut().enumerate() {
+            // comfy-table puts one space between columns when no line is drawn there.
+            column.set_padding((0, if n < 5 { STATUS_GAP - 1 } else { 0 }));
+            if n == 3 {
+                column.set_cell_alignment(comfy_table::CellAlignment::Right);
+            }
+        }
+        // The last column is padded to its widest cell; those spaces would only wrap.
+        let mut text: String = table
+            .lines()
+            .map(|line| line.trim_end().to_string() + "\n")
+            .collect();
+        text.pop();
+        text
+    }
+}
+
+/// A duration as people say it: "42 s", "3 min", "5 h", "2 days".
+fn span(duration: chrono::TimeDelta) -> String {
+    let secs = duration.num_seconds().max(0);
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        86_400..172_800 => "1 day".to_string(),
+        _ => format!("{} days", secs / 86_400),
+    }
 }
 
 pub(super) async fn feeds_resume(
@@ -168,4 +306,72 @@ pub(super) async fn feeds_parse(source: &str, format: Format) -> anyhow::Result<
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_like_speech() {
+        let secs = chrono::TimeDelta::seconds;
+        assert_eq!(span(secs(-5)), "0 s");
+        assert_eq!(span(secs(59)), "59 s");
+        assert_eq!(span(secs(3 * 60 + 59)), "3 min");
+        assert_eq!(span(secs(5 * 3600)), "5 h");
+        assert_eq!(span(secs(86_400 + 10)), "1 day");
+        assert_eq!(span(secs(3 * 86_400)), "3 days");
+    }
+
+    #[test]
+    fn the_status_table_fits_the_width_by_cutting_the_error() {
+        let table_row = |error: &str| {
+            let mut table = StatusTable::new();
+            table.row("a", "failing", &Default::default(), error.to_string());
+            table.rows.remove(0)
+        };
+        let mut table = StatusTable::new();
+        let state = crate::store::FeedState {
+            last_success_at: Some(table.now - chrono::TimeDelta::minutes(3)),
+            next_poll_at: Some(table.now + chrono::TimeDelta::seconds(90)),
+            consecutive_failures: 12,
+            ..Default::default()
+        };
+        let error = "fetching the feed failed:\n\u{1b}[31mHTTP status 500\u{1b}[0m and a long tail of words";
+        table.row("a-feed", "failing", &state, error.to_string());
+        table.row(
+            "другая-лента",
+            "ok",
+            &crate::store::FeedState::default(),
+            String::new(),
+        );
+        let text = table.render(80);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            lines[0].starts_with("FEED          STATUS   LAST SUCCESS  FAILURES  NEXT POLL  ERROR"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[2],
+            "a-feed        failing  3 min ago           12  in 1 min   fetching the feed fai…"
+        );
+        assert_eq!(console::measure_text_width(lines[2]), 80);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            lines[3].starts_with("другая-лента  ok       never                0  -"),
+            "{text}"
+        );
+        let wide = StatusTable {
+            rows: vec![table_row(error)],
+            now: Utc::now(),
+        }
+        .render(200);
+        assert!(
+            wide.ends_with(
+                "fetching the feed failed: [31mHTTP status 500 [0m and a long tail of words"
+            ),
+            "{wide}"
+        );
+    }
 }

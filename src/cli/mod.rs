@@ -51,11 +51,15 @@ mod check;
 mod eval;
 mod extract;
 mod feeds;
+mod feeds_add;
+mod feeds_opml;
 mod once;
+mod progress;
 mod run;
 mod source;
 mod test;
 mod train;
+mod watchlist;
 
 use source::{article_from_source, read_source};
 
@@ -142,7 +146,7 @@ enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
-    /// Feed health, and what feedwatch makes of one feed
+    /// Feed health, subscribing (add, OPML import and export), and what feedwatch makes of one feed
     Feeds {
         #[command(subcommand)]
         command: FeedsCommand,
@@ -191,6 +195,13 @@ enum FeedsCommand {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Add the feeds of an OPML file (from Feedly, Inoreader, Miniflux…) to a watchlist:
+    /// folders become tags, feeds already configured are skipped
+    Import(feeds_opml::ImportArgs),
+    /// Write every configured feed as OPML 2.0, tags as folders
+    Export(feeds_opml::ExportArgs),
+    /// Subscribe to a feed, or to the feed a web page links to
+    Add(feeds_add::AddArgs),
 }
 
 #[derive(Subcommand)]
@@ -310,6 +321,15 @@ pub fn main() -> ExitCode {
         Command::Feeds {
             command: FeedsCommand::Parse { source, format },
         } => block_on(feeds::feeds_parse(&source, format)),
+        Command::Feeds {
+            command: FeedsCommand::Import(args),
+        } => block_on(feeds_opml::import(cli.config.as_deref(), args)),
+        Command::Feeds {
+            command: FeedsCommand::Export(args),
+        } => feeds_opml::export(cli.config.as_deref(), args),
+        Command::Feeds {
+            command: FeedsCommand::Add(args),
+        } => block_on(feeds_add::add(cli.config.as_deref(), args)),
         Command::Eval {
             command: EvalCommand::Ner { file, predictions },
         } => eval::eval_ner(&file, predictions.as_deref()),

@@ -14,6 +14,7 @@ use crate::pipeline::{Pipeline, PollError};
 use crate::scheduler;
 use futures_util::StreamExt;
 
+use super::progress::Progress;
 use super::*;
 
 pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitCode> {
@@ -31,8 +32,10 @@ pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::R
     // Also recovers the polls of processes that died, before this round polls their feeds.
     let (_, pipelines) = tokio::sync::watch::channel(pipeline.clone());
     let heartbeat = tokio::spawn(scheduler::keep_alive(pipelines, alive.clone(), None));
+    let progress = Progress::bar(config.feeds.len() as u64, "feeds polled");
     let polls = config.feeds.iter().map(|feed| {
         let pipeline = pipeline.clone();
+        let progress = &progress;
         async move {
             // Items whose article page is due for another try come along with the round.
             let mut polled = pipeline.poll(feed).await;
@@ -42,8 +45,13 @@ pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::R
                         report.alerts.extend(alerts);
                     }
                 }
-                Err(err) => errln!("{}: {}", feed.name, feed.scrub(&err.to_string())),
+                Err(err) => progress.note(format_args!(
+                    "{}: {}",
+                    feed.name,
+                    feed.scrub(&err.to_string())
+                )),
             }
+            progress.step(feed.name.as_str());
             (feed, polled)
         }
     });
@@ -51,6 +59,7 @@ pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::R
         .buffer_unordered(config.feeds.len().max(1))
         .collect()
         .await;
+    drop(progress);
     alive.cancel();
     let _ = heartbeat.await;
     store.retire_instance(pipeline.instance()).await?;

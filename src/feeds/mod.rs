@@ -3,16 +3,21 @@
 //! ([`json`]) in one linear pass under hard limits ([`limits`]), turns titles and summaries into
 //! plain text ([`text`]), reads dates leniently ([`date`]) and gives each item a stable identity
 //! ([`item`]). Also reads the publisher's update hints (RSS `<ttl>`, `sy:updatePeriod`) in the
-//! same pass. [`eval`] measures the reader on a corpus of feeds with expectations. Pure: no I/O
+//! same pass. [`eval`] measures the reader on a corpus of feeds with expectations. Subscribing
+//! has its pure parts here too: OPML lists in and out ([`opml`]), feed links on web pages
+//! ([`discover`]), and names and URL identity of new feeds ([`subscription`]). Pure: no I/O
 //! (except `eval`, which reads its corpus), no clock; nothing here may panic on any input.
 
 mod capture;
 pub mod charset;
 mod date;
+pub mod discover;
 pub mod eval;
 mod item;
 pub mod limits;
 mod names;
+pub mod opml;
+pub mod subscription;
 mod text;
 mod xml;
 mod xml_feed;
