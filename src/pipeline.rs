@@ -79,6 +79,10 @@ pub enum PollError {
     Store(#[from] StoreError),
     #[error("parsing the feed: {0}")]
     Analysis(#[from] AnalysisError),
+    /// An item's page job ended without an outcome (a panic): the poll ends unfinished and
+    /// the item is tried again with the feed's next poll.
+    #[error("an article job failed: {0}")]
+    Job(String),
 }
 
 /// Why a pipeline could not be built.
@@ -343,7 +347,11 @@ impl Pipeline {
     pub async fn recover_interrupted_polls(&self, dead_after: Duration) -> Result<(), PollError> {
         let now = Utc::now();
         let alive_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
-        for (name, deaths) in self.store.recover_interrupted_polls(alive_since).await? {
+        for (name, deaths) in self
+            .store
+            .recover_interrupted_polls(alive_since, &self.instance)
+            .await?
+        {
             let Some(feed) = self.config.feeds.iter().find(|f| f.name == name) else {
                 continue;
             };
@@ -541,15 +549,27 @@ impl Pipeline {
             // overall), and recorded in feed order, oldest first, so alerts keep publication
             // order. A feed full of slow links must not hold the poll for hours: items not
             // started within the budget wait for the poll that resumes soon after.
+            //
+            // Each job is its own task: a future in a `buffered` stream runs only while the
+            // stream is polled, so jobs that had taken a store connection would sit on it while
+            // this loop awaited the store for recording — with as many jobs as connections,
+            // a deadlock until the pool's timeout. Dropping the stream aborts the jobs.
             let started = std::time::Instant::now();
-            let jobs: Vec<_> = fresh
-                .into_iter()
-                .rev()
-                .map(|item| self.prepare_within(feed, item, started))
-                .collect();
+            let fresh: Vec<FeedItem> = fresh.into_iter().rev().cloned().collect();
+            let jobs = fresh.into_iter().map(|item| {
+                let pipeline = self.clone();
+                let feed = feed.clone();
+                tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                    let outcome = pipeline.prepare_within(&feed, &item, started).await;
+                    (item, outcome)
+                }))
+            });
             let mut prepared = futures_util::stream::iter(jobs)
                 .buffered(self.config.daemon.max_concurrent_article_fetches);
-            while let Some((item, outcome)) = prepared.next().await {
+            while let Some(joined) = prepared.next().await {
+                // A job only ends early by panicking; the item is tried on the next poll.
+                let (item, outcome) = joined.map_err(|e| PollError::Job(e.to_string()))?;
+                let item = &item;
                 match outcome {
                     Some(outcome) => {
                         report
@@ -635,16 +655,16 @@ impl Pipeline {
 
     /// [`Self::prepare_item`] on a first try, unless the poll's item budget (counted from
     /// `started`) is spent: then `None`, and the item waits for the poll that resumes.
-    async fn prepare_within<'a>(
+    async fn prepare_within(
         &self,
         feed: &FeedSpec,
-        item: &'a FeedItem,
+        item: &FeedItem,
         started: std::time::Instant,
-    ) -> (&'a FeedItem, Option<Result<Prepared, PollError>>) {
+    ) -> Option<Result<Prepared, PollError>> {
         if started.elapsed() > ITEM_BUDGET {
-            return (item, None);
+            return None;
         }
-        (item, Some(self.prepare_item(feed, item, 0).await))
+        Some(self.prepare_item(feed, item, 0).await)
     }
 
     /// Fetches, extracts and analyses one new item, `attempts_before` tries at its page having

@@ -52,3 +52,28 @@ fn aeb_mean_f1_and_scorer_agreement() {
         _ => eprintln!("python3 not available: the scorer comparison was skipped"),
     }
 }
+
+/// The pre-parse scan must leave real pages alone with room to spare: no page of the set may
+/// come within a factor of four of a limit (its estimate errs high on sloppy markup).
+#[test]
+fn real_pages_stay_far_from_the_prescan_limits() {
+    if !Path::new(AEB).exists() {
+        eprintln!("SKIPPED: {AEB} is not present");
+        return;
+    }
+    use feedwatch::extract::{MAX_DEPTH, MAX_ELEMENTS, decode_html, prescan, prestrip};
+    let (mut deepest, mut largest) = (0, 0);
+    for entry in std::fs::read_dir(AEB).unwrap() {
+        let page = entry.unwrap().path().join("page.html");
+        let Ok(html) = std::fs::read(&page) else {
+            continue;
+        };
+        let (html, _) = decode_html(&html, None);
+        let estimate = prescan::check(&prestrip::strip_raw_text(&html)).unwrap();
+        deepest = deepest.max(estimate.max_depth);
+        largest = largest.max(estimate.elements);
+    }
+    eprintln!("deepest estimate {deepest}, most elements {largest}");
+    assert!(deepest * 4 <= MAX_DEPTH, "depth estimate {deepest}");
+    assert!(largest * 4 <= MAX_ELEMENTS, "element estimate {largest}");
+}

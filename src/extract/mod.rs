@@ -21,6 +21,7 @@ pub mod jsonld;
 pub mod memory;
 pub mod metadata;
 pub mod pipeline;
+pub mod prescan;
 pub mod prestrip;
 pub mod text;
 
@@ -87,6 +88,9 @@ pub enum ExtractError {
         max_depth: usize,
         depth_sum: usize,
     },
+    /// Refused before parsing: see [`prescan`].
+    #[error(transparent)]
+    Limit(#[from] prescan::PageLimit),
 }
 
 /// Evidence about the page from outside it, typically the feed item that
@@ -173,7 +177,9 @@ pub fn extract_str_with(
 /// JSON-LD `url`), for callers that must pick a [`HostMemory`] but have no
 /// fetch URL, such as the evaluation harness.
 pub fn page_host(html: &str) -> Option<String> {
-    let doc = Document::from(truncate_at_char_boundary(html, MAX_INPUT_BYTES));
+    let html = truncate_at_char_boundary(html, MAX_INPUT_BYTES);
+    prescan::check(html).ok()?;
+    let doc = Document::from(html);
     let meta = metadata::PageMeta::read(&doc).merge(None, None);
     meta.canonical_url
         .and_then(|u| Url::parse(&u).ok())
@@ -185,7 +191,10 @@ pub fn page_host(html: &str) -> Option<String> {
 
 /// `articleBody` is meant to be plain text, but some CMSes put HTML in it.
 fn json_ld_body_text(body: &str) -> String {
-    if body.contains('<') && body.contains('>') {
+    if body.contains('<') && body.contains('>') && prescan::check(body).is_err() {
+        // Markup no parser should be given: the feed reader's linear converter copes.
+        text::normalize(&crate::feeds::html_to_text(body))
+    } else if body.contains('<') && body.contains('>') {
         let doc = Document::from(body);
         let formatted = doc
             .body()

@@ -48,6 +48,7 @@ pub(super) fn run(
 
     let stripped = super::prestrip::strip_raw_text(html);
     let html: &str = &stripped;
+    super::prescan::check(html)?;
     let doc = Document::from(html);
     // Read metadata before Readability mutates the document.
     let page = PageMeta::read(&doc);

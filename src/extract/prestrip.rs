@@ -12,6 +12,7 @@
 //! such a script somewhere other than the first `</script`. Pure.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Returns `html` with the bodies of non-JSON-LD `<script>` and all
 /// `<style>` elements removed (the tags themselves stay).
@@ -20,10 +21,15 @@ pub fn strip_raw_text(html: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut last = 0;
     let mut i = 0;
+    let mut closed_svgs: Option<HashMap<usize, usize>> = None;
     while let Some(off) = html.get(i..).and_then(|s| s.find('<')) {
         let p = i + off;
         if b[p..].starts_with(b"<!--") {
             let Some(e) = html[p + 4..].find("-->").map(|e| p + 4 + e) else {
+                // An unterminated comment runs to the end of the input: drop its body (a
+                // run of comment openers costs the tokenizer a parse error each).
+                out.push_str(&html[last..p + 4]);
+                last = html.len();
                 break;
             };
             // Comment bodies are dropped too (the empty comment stays, so
@@ -38,7 +44,8 @@ pub fn strip_raw_text(html: &str) -> Cow<'_, str> {
         if tag_at(b, p, b"svg") {
             // Inline icons: many path nodes, never article text. Nested
             // <svg> elements are counted so the outer one is removed whole.
-            if let Some(end) = svg_end(b, p) {
+            let ends = closed_svgs.get_or_insert_with(|| svg_ends(b));
+            if let Some(&end) = ends.get(&p) {
                 out.push_str(&html[last..p]);
                 last = end;
                 i = end;
@@ -63,6 +70,10 @@ pub fn strip_raw_text(html: &str) -> Cow<'_, str> {
         };
         let body_start = gt + 1;
         let Some(close) = find_ci(b, body_start, close_tag) else {
+            // Never closed: the body runs to the end of the input whatever escapes it holds,
+            // and is never article text.
+            out.push_str(&html[last..body_start]);
+            last = html.len();
             break;
         };
         let is_script = close_tag.len() == 8;
@@ -86,34 +97,36 @@ pub fn strip_raw_text(html: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// End (exclusive) of the `<svg>` element opening at `p`, nesting-aware;
-/// `None` if it is never closed (then it is left alone).
-fn svg_end(b: &[u8], p: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = p;
-    while i < b.len() {
-        let off = b[i..].iter().position(|&c| c == b'<')?;
+/// Ends (exclusive) of the `<svg>` elements that are closed, by start position, matched
+/// nesting-aware in one pass: looking for each one's end separately would rescan to the end of
+/// the input for every unclosed `<svg>`, quadratic in a page of them.
+fn svg_ends(b: &[u8]) -> HashMap<usize, usize> {
+    let mut ends = HashMap::new();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
         let q = i + off;
         if tag_at(b, q, b"svg") {
-            let gt = q + b[q..].iter().position(|&c| c == b'>')?;
+            let Some(gt) = b[q..].iter().position(|&c| c == b'>').map(|g| q + g) else {
+                break;
+            };
             if b[gt - 1] == b'/' {
                 // Self-closing `<svg/>` (valid for foreign elements).
-                if depth == 0 {
-                    return Some(gt + 1);
-                }
+                ends.insert(q, gt + 1);
             } else {
-                depth += 1;
+                open.push(q);
             }
         } else if b.get(q + 1) == Some(&b'/') && tag_at(b, q + 1, b"svg") {
-            depth -= 1;
-            if depth == 0 {
-                let gt = b[q..].iter().position(|&c| c == b'>')?;
-                return Some(q + gt + 1);
+            let Some(gt) = b[q..].iter().position(|&c| c == b'>') else {
+                break;
+            };
+            if let Some(start) = open.pop() {
+                ends.insert(start, q + gt + 1);
             }
         }
         i = q + 1;
     }
-    None
+    ends
 }
 
 /// `<name` at `p`, followed by a tag-name delimiter, ASCII-case-insensitive.
@@ -176,10 +189,9 @@ mod tests {
     #[test]
     fn untouched_without_scripts_and_safe_on_truncation() {
         assert!(matches!(strip_raw_text("<p>a</p>"), Cow::Borrowed(_)));
-        assert_eq!(
-            strip_raw_text("<script>unterminated"),
-            "<script>unterminated"
-        );
+        // Unterminated raw text and comments run to the end; their bodies go.
+        assert_eq!(strip_raw_text("<p>a<script>unterminated"), "<p>a<script>");
+        assert_eq!(strip_raw_text("<p>a<!-- <!-- <!--"), "<p>a<!--");
         assert_eq!(
             strip_raw_text("<scripts>x</scripts>"),
             "<scripts>x</scripts>"

@@ -359,10 +359,12 @@ fn deeply_nested_divs_do_not_panic() {
         "<div>".repeat(depth),
         "</div>".repeat(depth)
     );
-    assert!(matches!(
-        extract_str(&html, None),
-        Err(ExtractError::TooComplex { max_depth, .. }) if max_depth > MAX_DEPTH
-    ));
+    let refused = extract_str(&html, None).unwrap_err();
+    assert_eq!(
+        refused,
+        ExtractError::Limit(super::prescan::PageLimit::TooDeep)
+    );
+    assert_eq!(refused.to_string(), "page nested deeper than 512 elements");
     // Moderate nesting, as produced by real page builders, is fine.
     let html = format!(
         "<html><body>{}<p>{p}</p><p>{p}</p>{}</body></html>",

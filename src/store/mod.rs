@@ -592,24 +592,29 @@ impl Store {
     /// Finds the polls whose process died: marked as started by an instance that has not
     /// beaten since `alive_since` (or is gone). Each such feed's count of interrupted polls
     /// goes up by one and its mark is cleared; the dead instances are forgotten. Returns the
-    /// feeds with their new counts, for the caller to back off or quarantine.
+    /// feeds with their new counts, for the caller to back off or quarantine. The caller's own
+    /// instance, `me`, is alive whatever its heartbeat says: a store too busy to record the
+    /// beat must not make a process count its own polls as deaths.
     pub async fn recover_interrupted_polls(
         &self,
         alive_since: DateTime<Utc>,
+        me: &str,
     ) -> Result<Vec<(String, u32)>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let interrupted: Vec<(String, i64)> = sqlx::query_as(
             "UPDATE feeds SET interrupted_polls = interrupted_polls + 1,
                  poll_started_at = NULL, poll_owner = NULL
-             WHERE poll_owner IS NOT NULL
+             WHERE poll_owner IS NOT NULL AND poll_owner <> $2
                AND poll_owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)
              RETURNING name, interrupted_polls",
         )
         .bind(millis(alive_since))
+        .bind(me)
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
+        sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1 AND id <> $2")
             .bind(millis(alive_since))
+            .bind(me)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -673,12 +673,15 @@ async fn a_poll_whose_process_died_is_found_once_its_heartbeat_stops() {
     let later = t0 + chrono::Duration::seconds(30);
     store.heartbeat("alive", later).await.unwrap();
     let alive_since = later - chrono::Duration::seconds(10);
-    let interrupted = store.recover_interrupted_polls(alive_since).await.unwrap();
+    let interrupted = store
+        .recover_interrupted_polls(alive_since, "alive")
+        .await
+        .unwrap();
     assert_eq!(interrupted, vec![("f".to_string(), 1)]);
     // Recovered once only, and the feed is free again.
     assert!(
         store
-            .recover_interrupted_polls(alive_since)
+            .recover_interrupted_polls(alive_since, "alive")
             .await
             .unwrap()
             .is_empty()
@@ -689,7 +692,7 @@ async fn a_poll_whose_process_died_is_found_once_its_heartbeat_stops() {
     // A live owner's poll is not interrupted; finishing it resets the count.
     assert!(
         store
-            .recover_interrupted_polls(alive_since)
+            .recover_interrupted_polls(alive_since, "alive")
             .await
             .unwrap()
             .is_empty()
@@ -701,6 +704,23 @@ async fn a_poll_whose_process_died_is_found_once_its_heartbeat_stops() {
     let state = store.feed_state("f").await.unwrap();
     assert_eq!(state.interrupted_polls, 0);
     assert!(store.begin_poll("f", "dead", later).await.unwrap());
+
+    // A process whose heartbeat is late (a store too busy to record it) never takes its own
+    // poll for a dead one.
+    store
+        .record_poll_failure("f", "boom", later, later)
+        .await
+        .unwrap();
+    assert!(store.begin_poll("f", "alive", later).await.unwrap());
+    let much_later = later + chrono::Duration::minutes(5);
+    assert!(
+        store
+            .recover_interrupted_polls(much_later, "alive")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.begin_poll("f", "dead", much_later).await.unwrap());
 }
 
 #[tokio::test]
@@ -713,7 +733,7 @@ async fn a_clean_exit_releases_its_polls_without_counting_them() {
     let future = now + chrono::Duration::hours(1);
     assert!(
         store
-            .recover_interrupted_polls(future)
+            .recover_interrupted_polls(future, "other")
             .await
             .unwrap()
             .is_empty()

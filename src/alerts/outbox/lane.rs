@@ -379,12 +379,8 @@ impl Lane {
                 self.note_taken_over(rows.len(), recorded);
             }
             Outcome::Gone => {
-                let failures: Vec<_> = rows.iter().map(|row| (row, Some(now))).collect();
-                let error = "HTTP 410 Gone: webhook disabled";
-                let recorded = self
-                    .persist(lease_end, || store.mark_failed(&failures, error, false))
-                    .await;
-                self.note_taken_over(rows.len(), recorded);
+                // Disabled before the rows are released: released first, they are due at once
+                // and another sender of this lane could claim and send one in between.
                 if let Sink::Webhook(name) = &self.sink {
                     match store
                         .disable_webhook(name, "HTTP 410 Gone", now, sent_at)
@@ -398,6 +394,12 @@ impl Lane {
                             "the webhook answered 410 Gone, but it cannot be recorded as disabled"),
                     }
                 }
+                let failures: Vec<_> = rows.iter().map(|row| (row, Some(now))).collect();
+                let error = "HTTP 410 Gone: webhook disabled";
+                let recorded = self
+                    .persist(lease_end, || store.mark_failed(&failures, error, false))
+                    .await;
+                self.note_taken_over(rows.len(), recorded);
             }
             Outcome::Retry { error, after } => {
                 let initial = self.shared.retry_initial;
