@@ -137,6 +137,7 @@ async fn main() {
                     topic: "soldiers-mothers".into(),
                     payload: payload(&id),
                     sinks: vec![(Sink::Webhook("archive".into()), now)],
+                    dedupe: true,
                 };
                 store
                     .record_item(&name, it, None, &[alert], now)

@@ -21,13 +21,14 @@ use crate::alerts::payload::{
 use crate::analysis_pool::{AnalysisError, AnalysisPool};
 use crate::article::{self, Article};
 use crate::config::{Config, FeedSpec, FirstPoll};
+use crate::dedupe::Fingerprint;
 use crate::entities::{Recognizer, shipped_recognizer};
 use crate::extract::{self, ExtractOptions, Hints, HostMemory};
 use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::politeness::HostGates;
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, Want, redacted};
 use crate::scheduler;
-use crate::store::{NewAlert, Sink, Store, StoreError, listing_refresh};
+use crate::store::{NewAlert, Sink, Store, StoreError, Story, listing_refresh};
 use crate::topics::{TopicMatch, TopicSet};
 use futures_util::StreamExt;
 
@@ -150,6 +151,8 @@ enum Prepared {
 struct Analysed {
     article: Article,
     matches: Vec<TopicMatch>,
+    /// Of the article's text, for finding copies of the story (`None`: too short to tell).
+    fingerprint: Option<Fingerprint>,
 }
 
 #[derive(Clone)]
@@ -774,7 +777,12 @@ impl Pipeline {
             }
             Prepared::Done { analysed, note } => (analysed, note),
         };
-        let Some(Analysed { article, matches }) = analysed.map(|boxed| *boxed) else {
+        let Some(Analysed {
+            article,
+            matches,
+            fingerprint,
+        }) = analysed.map(|boxed| *boxed)
+        else {
             tracing::error!(feed = %feed.name, item = %item.title, note = note.as_deref(),
                 "recorded without alerts");
             self.store
@@ -791,12 +799,31 @@ impl Pipeline {
                 topic: payload.topic.clone(),
                 payload: serde_json::to_string(&payload).unwrap_or_default(),
                 sinks: self.sinks_for(&found.name, now),
+                dedupe: self
+                    .config
+                    .topics
+                    .iter()
+                    .find(|t| t.name == found.name)
+                    .is_none_or(|t| t.dedupe),
             });
             payloads.push(payload);
         }
+        let window =
+            chrono::Duration::from_std(self.config.daemon.duplicate_window).unwrap_or_default();
+        let story = fingerprint.as_ref().map(|fingerprint| Story {
+            fingerprint,
+            window_start: now - window,
+        });
         let created = self
             .store
-            .record_item(&feed.name, item, note.as_deref(), &alerts, now)
+            .record_story(
+                &feed.name,
+                item,
+                note.as_deref(),
+                &alerts,
+                story.as_ref(),
+                now,
+            )
             .await?;
         for payload in payloads.iter().filter(|p| created.contains(&p.id)) {
             metrics::counter!(crate::metrics::ALERTS, "topic" => payload.topic.clone())
@@ -897,7 +924,17 @@ impl Pipeline {
                 article.recognize(&recognizer);
                 let matches =
                     article::matching_topics(&topics, &config.topics, &config.entities, &article);
-                (Analysed { article, matches }, started.elapsed())
+                let fingerprint = if matches.is_empty() {
+                    None
+                } else {
+                    Fingerprint::of(&article.text)
+                };
+                let analysed = Analysed {
+                    article,
+                    matches,
+                    fingerprint,
+                };
+                (analysed, started.elapsed())
             })
             .await?;
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS).record(took.as_secs_f64());

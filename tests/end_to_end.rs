@@ -22,13 +22,50 @@ fn story(slug: &str, title: &str, paragraphs: &[&str], related: &[&str]) -> Stor
     }
 }
 
-fn filler(topic: &str) -> Vec<String> {
+/// Four paragraphs of background, different for each story: stories that shared their filler
+/// would be one story to the duplicate detection.
+fn filler(topic: &str, seed: &str) -> Vec<String> {
+    const WORDS: [&str; 24] = [
+        "officials",
+        "residents",
+        "analysts",
+        "numbers",
+        "statements",
+        "weeks",
+        "council",
+        "region",
+        "families",
+        "lawyers",
+        "reporters",
+        "police",
+        "documents",
+        "letters",
+        "meetings",
+        "villages",
+        "schools",
+        "roads",
+        "courts",
+        "hospitals",
+        "markets",
+        "winter",
+        "budget",
+        "elections",
+    ];
+    let mut state = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut word = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        WORDS[(state >> 33) as usize % WORDS.len()]
+    };
     (0..4)
         .map(|i| {
+            let words: Vec<&str> = (0..24).map(|_| word()).collect();
             format!(
-                "Paragraph {i} of the report on {topic} gives the background: officials, residents and \
-                 analysts described the situation in detail, and the numbers were checked against \
-                 earlier statements made by the authorities over the past several weeks."
+                "Paragraph {i} of the report on {topic} gives the background: {}.",
+                words.join(" ")
             )
         })
         .collect()
@@ -36,7 +73,7 @@ fn filler(topic: &str) -> Vec<String> {
 
 fn with_filler(lead: &str, topic: &str, last: &str) -> Vec<String> {
     let mut paragraphs = vec![lead.to_string()];
-    paragraphs.extend(filler(topic));
+    paragraphs.extend(filler(topic, lead));
     paragraphs.push(last.to_string());
     paragraphs
 }

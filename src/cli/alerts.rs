@@ -115,6 +115,17 @@ pub(super) async fn alerts(
             };
             let payload: serde_json::Value = serde_json::from_str(&payload)?;
             outln!("{}", serde_json::to_string_pretty(&payload)?)?;
+            // Later copies of the story, held back from alerting again (see `dedupe`).
+            for copy in store.alert_copies(&id).await? {
+                errln!(
+                    "copy of this story from feed {}: {} ({:.0}% similar, {})",
+                    copy.feed,
+                    copy.url.as_deref().unwrap_or(&copy.title),
+                    copy.similarity * 100.0,
+                    copy.seen_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
             let filter = DeliveryFilter {
                 alert_id: Some(id),
                 limit: 1000,

@@ -153,6 +153,9 @@ pub struct Daemon {
     /// Delivered alerts, their deliveries, unlisted items and host memory older than this are
     /// pruned (see `store::retention`).
     pub retention: Duration,
+    /// A story seen again within this long (through another feed, outlet or GUID) alerts
+    /// no topic twice: the copy is recorded against the first alert (see `dedupe`).
+    pub duplicate_window: Duration,
     /// Tries at a new item's article page when it fails in a way that may pass (timeout,
     /// 5xx, 429) before the item falls back to its feed's text.
     pub article_attempts: u32,
@@ -225,6 +228,8 @@ pub struct TopicSpec {
     /// Feed names this topic watches; `None` means every feed.
     pub feeds: Option<BTreeSet<String>>,
     pub min_score: f64,
+    /// Whether a copy of an already-alerted story is held back (`dedupe`, default true).
+    pub dedupe: bool,
     pub origin: Location,
 }
 
@@ -890,6 +895,13 @@ impl Loader<'_> {
                 Duration::from_secs(90 * 24 * 3600),
                 bounds::RETENTION,
             ),
+            duplicate_window: self.duration(
+                file,
+                "duplicate_window",
+                table.duplicate_window.as_ref(),
+                Duration::from_secs(3 * 24 * 3600),
+                bounds::RETENTION,
+            ),
             article_attempts: self.positive(
                 file,
                 "article_attempts",
@@ -1264,6 +1276,7 @@ impl Loader<'_> {
             notify: table.notify.iter().map(|n| n.get_ref().clone()).collect(),
             feeds: scope,
             min_score: table.min_score.unwrap_or(0.0),
+            dedupe: table.dedupe.unwrap_or(true),
             origin: file.location(table.name.span().start),
         })
     }

@@ -65,6 +65,7 @@ pub struct DaemonTable {
     pub analysis_budget: Option<S<String>>,
     pub shutdown_timeout: Option<S<String>>,
     pub retention: Option<S<String>>,
+    pub duplicate_window: Option<S<String>>,
     pub article_attempts: Option<S<i64>>,
     pub article_retry: Option<S<String>>,
 }
@@ -89,6 +90,7 @@ pub struct TopicTable {
     pub notify: Vec<S<String>>,
     pub feeds: Option<Vec<S<String>>>,
     pub min_score: Option<f64>,
+    pub dedupe: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -351,8 +351,81 @@ fn is_heading(n: &Name) -> bool {
 struct Open {
     name: Name,
     /// For each [`Scope`], one more than the index of the nearest entry at or below this one that
-    /// bounds that scope (0: none), so "is X in scope" is one comparison.
-    boundary: [u32; SCOPES],
+    /// bounds that scope (0: none), so "is X in scope" is one comparison; at [`HTML_ELEMENT`],
+    /// the same for the nearest HTML (not SVG or MathML) element.
+    boundary: [u32; BOUNDARIES],
+    /// An SVG or MathML element.
+    foreign: bool,
+}
+
+const HTML_ELEMENT: usize = SCOPES;
+const BOUNDARIES: usize = SCOPES + 1;
+
+/// Where SVG and MathML let HTML in again.
+fn is_integration_point(n: &Name) -> bool {
+    matches!(
+        trimmed(n),
+        b"foreignobject"
+            | b"desc"
+            | b"title"
+            | b"mi"
+            | b"mo"
+            | b"mn"
+            | b"ms"
+            | b"mtext"
+            | b"annotation-xml"
+    )
+}
+
+/// HTML start tags that end the SVG or MathML they appear in.
+fn is_breakout(n: &Name) -> bool {
+    matches!(
+        trimmed(n),
+        b"b" | b"big"
+            | b"blockquote"
+            | b"body"
+            | b"br"
+            | b"center"
+            | b"code"
+            | b"dd"
+            | b"div"
+            | b"dl"
+            | b"dt"
+            | b"em"
+            | b"embed"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"head"
+            | b"hr"
+            | b"i"
+            | b"img"
+            | b"li"
+            | b"listing"
+            | b"menu"
+            | b"meta"
+            | b"nobr"
+            | b"ol"
+            | b"p"
+            | b"pre"
+            | b"ruby"
+            | b"s"
+            | b"small"
+            | b"span"
+            | b"strong"
+            | b"strike"
+            | b"sub"
+            | b"sup"
+            | b"table"
+            | b"tt"
+            | b"u"
+            | b"ul"
+            | b"var"
+            | b"font"
+    )
 }
 
 #[derive(Default)]
@@ -365,8 +438,6 @@ struct Scan {
     unclosed_formatting: usize,
     unclosed_by_name: HashMap<Name, usize>,
     formatting_on_stack: usize,
-    /// `<svg>` and `<math>` entries open: inside them `<x/>` closes itself.
-    foreign: usize,
     estimate: Estimate,
 }
 
@@ -497,11 +568,11 @@ impl Scan {
                 return Err(PageLimit::AttributeTooLong);
             }
         }
-        self.open(n, self_closing)?;
-        if trimmed(&n) == b"plaintext" && self.foreign == 0 {
+        let html = self.open(n, self_closing)?;
+        if trimmed(&n) == b"plaintext" && html {
             return Ok(None);
         }
-        if is_raw_text(&n) && self.foreign == 0 {
+        if is_raw_text(&n) && html {
             // The body is one text node; skip to the end tag, which pops the element again.
             let mut close = Vec::with_capacity(2 + raw.len());
             close.extend_from_slice(b"</");
@@ -514,34 +585,55 @@ impl Scan {
         Ok(Some(i))
     }
 
-    fn open(&mut self, n: Name, self_closing: bool) -> Result<(), PageLimit> {
+    /// Applies a start tag; returns whether it was taken as an HTML element (whose content may
+    /// be raw text), not an SVG or MathML one.
+    fn open(&mut self, n: Name, self_closing: bool) -> Result<bool, PageLimit> {
         self.estimate.elements += 1;
         if self.estimate.elements > MAX_ELEMENTS {
             return Err(PageLimit::TooManyElements);
         }
+        if self.in_foreign_content() {
+            if !is_breakout(&n) {
+                // Inside SVG and MathML every tag nests, and `<x/>` closes itself.
+                if !self_closing {
+                    self.push(n)?;
+                }
+                return Ok(false);
+            }
+            // An HTML tag ends the SVG or MathML around it.
+            while self.in_foreign_content() {
+                self.pop();
+            }
+        }
         let tag = trimmed(&n);
         if matches!(tag, b"html" | b"head" | b"body") {
             // The parser merges these into the one it made itself.
-            return Ok(());
+            return Ok(true);
         }
-        // Inside SVG and MathML the HTML rules below do not apply: every tag nests.
-        if self.foreign == 0 {
-            if !is_special(&n) || is_void(&n) {
-                // Phrasing content goes inside the formatting the parser re-opens; blocks
-                // do not.
-                self.reopen_formatting()?;
-            }
-            self.implied_end_tags(&n);
-            self.implied_table_parts(&n)?;
+        if !is_special(&n) || is_void(&n) {
+            // Phrasing content goes inside the formatting the parser re-opens; blocks do not.
+            self.reopen_formatting()?;
         }
-        if is_void(&n) || (self_closing && self.foreign > 0) || self.ignored_table_part(&n) {
-            return Ok(());
+        self.implied_end_tags(&n);
+        self.implied_table_parts(&n)?;
+        let foreign_root = matches!(tag, b"svg" | b"math");
+        if is_void(&n) || (self_closing && foreign_root) || self.ignored_table_part(&n) {
+            return Ok(!foreign_root);
         }
         if is_formatting(&n) {
             self.unclosed_formatting += 1;
             *self.unclosed_by_name.entry(n).or_default() += 1;
         }
-        self.push(n)
+        self.push(n)?;
+        Ok(!foreign_root)
+    }
+
+    /// Whether the current node is an SVG or MathML element whose content follows the
+    /// foreign-content rules (not an integration point such as `<foreignObject>`).
+    fn in_foreign_content(&self) -> bool {
+        self.stack
+            .last()
+            .is_some_and(|t| t.foreign && !is_integration_point(&t.name))
     }
 
     /// The end tags the parser implies before opening `n`.
@@ -578,23 +670,21 @@ impl Scan {
 
     /// Table parts outside any table are dropped by the parser.
     fn ignored_table_part(&self, n: &Name) -> bool {
-        self.foreign == 0
-            && matches!(
-                trimmed(n),
-                b"tr"
-                    | b"td"
-                    | b"th"
-                    | b"tbody"
-                    | b"thead"
-                    | b"tfoot"
-                    | b"caption"
-                    | b"col"
-                    | b"colgroup"
-            )
-            && self
-                .positions
-                .get(&name("table"))
-                .is_none_or(|p| p.is_empty())
+        matches!(
+            trimmed(n),
+            b"tr"
+                | b"td"
+                | b"th"
+                | b"tbody"
+                | b"thead"
+                | b"tfoot"
+                | b"caption"
+                | b"col"
+                | b"colgroup"
+        ) && self
+            .positions
+            .get(&name("table"))
+            .is_none_or(|p| p.is_empty())
     }
 
     /// The parser wraps a row in a body and a cell in a row when the page leaves them out.
@@ -614,6 +704,15 @@ impl Scan {
 
     /// An end tag: pops to the element it names if the parser would, else nothing.
     fn end_tag(&mut self, n: &Name) {
+        // In SVG and MathML an end tag closes the element it names if only foreign elements
+        // stand above it; otherwise the HTML rules decide.
+        if self.in_foreign_content()
+            && let Some(&at) = self.positions.get(n).and_then(|p| p.last())
+            && at + 1 > self.stack.last().map_or(0, |t| t.boundary[HTML_ELEMENT])
+        {
+            self.pop_to(at as usize);
+            return;
+        }
         if matches!(trimmed(n), b"html" | b"head" | b"body" | b"br" | b"p") {
             if trimmed(n) == b"p" {
                 self.close_in_scope(&[*n], Scope::Button);
@@ -689,7 +788,13 @@ impl Scan {
         if IMPLIED_DEPTH + self.stack.len() >= MAX_DEPTH {
             return Err(PageLimit::TooDeep);
         }
-        let mut boundary = self.stack.last().map_or([0; SCOPES], |t| t.boundary);
+        let parent = self.stack.last();
+        let foreign = matches!(trimmed(&n), b"svg" | b"math")
+            || parent.is_some_and(|t| t.foreign && !is_integration_point(&t.name));
+        let mut boundary = parent.map_or([0; BOUNDARIES], |t| t.boundary);
+        if !foreign {
+            boundary[HTML_ELEMENT] = index + 1;
+        }
         for scope in [
             Scope::Default,
             Scope::Button,
@@ -704,11 +809,12 @@ impl Scan {
         if n == REOPENED || is_formatting(&n) {
             self.formatting_on_stack += 1;
         }
-        if matches!(trimmed(&n), b"svg" | b"math") {
-            self.foreign += 1;
-        }
         self.positions.entry(n).or_default().push(index);
-        self.stack.push(Open { name: n, boundary });
+        self.stack.push(Open {
+            name: n,
+            boundary,
+            foreign,
+        });
         self.estimate.max_depth = self
             .estimate
             .max_depth
@@ -725,9 +831,6 @@ impl Scan {
         }
         if open.name == REOPENED || is_formatting(&open.name) {
             self.formatting_on_stack -= 1;
-        }
-        if matches!(trimmed(&open.name), b"svg" | b"math") {
-            self.foreign -= 1;
         }
     }
 

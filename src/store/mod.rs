@@ -21,10 +21,13 @@ use crate::feeds::{FeedItem, ItemKey};
 use crate::fetch::Validators;
 
 mod deliveries;
+mod duplicates;
 mod retention;
+
 pub use deliveries::{
     ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery, OutboxDepth,
 };
+pub use duplicates::{AlertCopy, Story};
 pub use retention::{PendingItem, Pruned, listing_refresh};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,9 @@ pub struct NewAlert {
     pub payload: String,
     /// Where it goes, and from when (a digest webhook's deliveries wait for the window's end).
     pub sinks: Vec<(Sink, DateTime<Utc>)>,
+    /// Held back when the item is a copy of a story this topic alerted on (see
+    /// [`Store::record_story`]); copies with the same canonical link are held back always.
+    pub dedupe: bool,
 }
 
 #[derive(Clone)]
@@ -172,6 +178,11 @@ fn migrator() -> Migrator {
             8,
             "retention",
             include_str!("../../migrations/sqlite/0008_retention.sql"),
+        ),
+        migration(
+            9,
+            "duplicate stories",
+            include_str!("../../migrations/sqlite/0009_duplicate_stories.sql"),
         ),
     ])
 }
@@ -290,6 +301,22 @@ impl Store {
         alerts: &[NewAlert],
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
+        self.record_story(feed, item, note, alerts, None, now).await
+    }
+
+    /// [`Store::record_item`] for an item whose text has a fingerprint: it is kept for later
+    /// items to compare with, and each alert whose topic already alerted on an earlier copy of
+    /// the story within the window (and whose topic dedupes) is recorded against that alert
+    /// instead (see `duplicates`).
+    pub async fn record_story(
+        &self,
+        feed: &str,
+        item: &FeedItem,
+        note: Option<&str>,
+        alerts: &[NewAlert],
+        story: Option<&Story<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM pending_items WHERE feed = $1 AND item_key = $2")
             .bind(feed)
@@ -301,19 +328,32 @@ impl Store {
             return Ok(Vec::new());
         }
         let link = item.link.as_deref().map(crate::feeds::canonical_link);
+        let copies = match story {
+            Some(story) => duplicates::remember_and_find(&mut tx, feed, item, story, now).await?,
+            None => Vec::new(),
+        };
         let mut created = Vec::new();
         for alert in alerts {
             // The same article reached through another feed has already alerted this topic.
+            let mut earlier = None;
             if let Some(link) = &link {
-                let earlier: Option<String> =
+                let id: Option<String> =
                     sqlx::query_scalar("SELECT id FROM alerts WHERE topic = $1 AND link = $2")
                         .bind(&alert.topic)
                         .bind(link)
                         .fetch_optional(&mut *tx)
                         .await?;
-                if earlier.is_some() {
-                    continue;
-                }
+                earlier = id.map(|id| (id, 1.0));
+            }
+            if earlier.is_none()
+                && alert.dedupe
+                && let Some(story) = story
+            {
+                earlier = duplicates::first_alert(&mut tx, &alert.topic, &copies, story).await?;
+            }
+            if let Some((first, similarity)) = earlier {
+                duplicates::record_copy(&mut tx, &first, feed, item, similarity, now).await?;
+                continue;
             }
             let inserted = sqlx::query(
                 "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at, link)
@@ -445,6 +485,7 @@ impl Store {
             topic: HEALTH_TOPIC.to_string(),
             payload: serde_json::to_string(event).unwrap_or_default(),
             sinks: sinks.to_vec(),
+            dedupe: false,
         };
         self.record_item(&event.feed, &item, None, &[alert], now)
             .await?;

@@ -162,6 +162,16 @@ impl Store {
                 None,
             )
             .await?;
+        self.delete_in_batches(
+            "DELETE FROM alert_duplicates WHERE rowid IN (
+                 SELECT c.rowid FROM alert_duplicates c JOIN alerts a ON a.id = c.alert_id
+                 WHERE a.created_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)
+                 LIMIT $2)",
+            cutoff,
+            None,
+        )
+        .await?;
         let alerts = self
             .delete_in_batches(
                 "DELETE FROM alerts WHERE id IN (
@@ -207,6 +217,21 @@ impl Store {
                 None,
             )
             .await?;
+        // Fingerprints matter only within the duplicate window, which is shorter.
+        self.delete_in_batches(
+            "DELETE FROM fingerprint_bands WHERE rowid IN (
+                 SELECT rowid FROM fingerprint_bands WHERE created_at < $1 LIMIT $2)",
+            cutoff,
+            None,
+        )
+        .await?;
+        self.delete_in_batches(
+            "DELETE FROM fingerprints WHERE rowid IN (
+                 SELECT rowid FROM fingerprints WHERE created_at < $1 LIMIT $2)",
+            cutoff,
+            None,
+        )
+        .await?;
         let host_memory = self
             .delete_in_batches(
                 "DELETE FROM host_memory WHERE host IN (

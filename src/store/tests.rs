@@ -22,6 +22,7 @@ fn alert(id: &str, topic: &str, sinks: Vec<Sink>) -> NewAlert {
             .into_iter()
             .map(|s| (s, Utc::now() - chrono::Duration::seconds(1)))
             .collect(),
+        dedupe: true,
     }
 }
 
