@@ -25,6 +25,7 @@ pub mod features;
 pub mod gazetteer;
 pub mod model;
 pub mod recognizer;
+pub mod slovnet;
 pub mod tokenize;
 pub mod train;
 
