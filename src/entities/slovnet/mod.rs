@@ -56,7 +56,7 @@ pub enum SlovnetError {
 
 /// The slovnet NER network with its vocabularies. Immutable after loading;
 /// share it behind an `Arc`, tag with `&self`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SlovnetNer {
     /// The model file; vocabulary and PQ indexes are read from it in place.
     data: Cow<'static, [u8]>,
@@ -70,6 +70,17 @@ pub struct SlovnetNer {
     /// slovnet's tag vocabulary mapped to ours (`<pad>` → `O`).
     tags: Vec<Tag>,
     simd: bool,
+}
+
+impl std::fmt::Debug for SlovnetNer {
+    // The derived form would print the 20 MB model file byte by byte.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlovnetNer")
+            .field("bytes", &self.data.len())
+            .field("words", &self.navec.words())
+            .field("simd", &self.simd)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Reusable buffers for tagging, so a long-running caller allocates once.
