@@ -179,17 +179,28 @@ fn block<const FMA: bool, const R: usize>(
     let rows: [&[f32]; R] = std::array::from_fn(|r| &a[r * in_dim..r * in_dim + kdim]);
     let (panel, _) = panel.as_chunks::<NR>();
     let mut local = [[0.0f32; NR]; R];
-    for (k, b) in panel.iter().enumerate().take(kdim) {
-        for r in 0..R {
+    // `while` rather than `for`: the same machine code when optimised, but
+    // an unoptimised (test) build then makes no iterator call per
+    // multiply-add, which makes the parity tests several times faster.
+    let mut k = 0;
+    while k < kdim {
+        let b = &panel[k];
+        let mut r = 0;
+        while r < R {
             let x = rows[r][k];
-            for j in 0..NR {
-                local[r][j] = if FMA {
-                    x.mul_add(b[j], local[r][j])
+            let l = &mut local[r];
+            let mut j = 0;
+            while j < NR {
+                l[j] = if FMA {
+                    x.mul_add(b[j], l[j])
                 } else {
-                    x * b[j] + local[r][j]
+                    x * b[j] + l[j]
                 };
+                j += 1;
             }
+            r += 1;
         }
+        k += 1;
     }
     acc[..R].copy_from_slice(&local);
 }
