@@ -224,9 +224,9 @@ impl Linear {
         })
     }
 
-    /// `input`: `t` rows of `in_dim`; `output`: resized to `t × out_dim`.
+    /// `input`: rows of `in_dim`; appends one row of `out_dim` to `output`
+    /// per input row.
     pub fn forward(&self, input: &[f32], output: &mut Vec<f32>) {
-        output.clear();
         for row in input.chunks_exact(self.in_dim) {
             let start = output.len();
             output.resize(start + self.out_dim, 0.0);
