@@ -165,6 +165,10 @@ ALPHABET = (
     + list("«»“”‘’\"„'ʼʻ()[]{}")
     + [" ", " ", " ", "\n", "\t", "\u2009"]
     + list("ΔσβЇїєґŁæ😀©²")
+    # Characters where Python's and Rust's Unicode tables could part:
+    # case-folding oddities, titlecase, non-ASCII digits, format and
+    # separator characters Python does or does not call space.
+    + list("\u0301\u00ad\u200b\ufeff\u2060\u200d\U0001F1F7ᲀᲅſKİı\x1c\x1f\x85\u2028ǅǆǄΣςⓐⒶ٣𝟘")
 )
 WORDS = ["yahoo", "Yahoo", "Москва", "СИЗО", "Нью", "Йорк", "т", "е", "г", "1", "2011", "2020", ":-)", ";)", "=(((", "...", "?!", "--", "**", "+7"]
 
