@@ -13,8 +13,13 @@
 //!   250k vocabulary, as natasha ships it) on ≥ 99.5 % of tokens and slovnet
 //!   with the pruned vocabulary on ≥ 99.9 %. Skipped with a message when the
 //!   shared data is absent, as the other ../shared tests are.
+//! - The same file's given tokens, each document tagged as one sequence as
+//!   `feedwatch eval ner` does: entity F1 (slovnet itself: 0.7672 with the
+//!   full vocabulary, 0.7673 with ours), and our scorer agreeing with
+//!   ../shared/tools/score_ner.py digit for digit.
 
 use std::path::Path;
+use std::process::Command;
 
 use feedwatch::entities::slovnet::{SlovnetNer, razdel, shape};
 use feedwatch::entities::{Tag, conll};
@@ -24,6 +29,7 @@ const DEV: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/ner/factru/dev.txt"
 );
+const SCORER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/score_ner.py");
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(Path::new(FIXTURES).join(name)).expect("fixture readable")
@@ -210,4 +216,58 @@ fn factru_dev_tags_match_slovnet() {
         "port differs from slovnet on the same vocabulary: {:.3} %",
         pct(pruned)
     );
+}
+
+#[test]
+fn factru_dev_f1_and_scorer_agreement() {
+    if !Path::new(DEV).exists() {
+        eprintln!("skipping: {DEV} not available");
+        return;
+    }
+    let ner = SlovnetNer::shipped().expect("model loads");
+    let docs = conll::read_file(Path::new(DEV)).expect("dev.txt parses");
+    let pred: Vec<Vec<Vec<Tag>>> = docs
+        .iter()
+        .map(|doc| {
+            let words: Vec<&str> = doc
+                .sentences
+                .iter()
+                .flat_map(|s| s.tokens.iter().map(String::as_str))
+                .collect();
+            let tags = ner.tag_words(&words);
+            let mut rest = tags.as_slice();
+            doc.sentences
+                .iter()
+                .map(|s| {
+                    let (head, tail) = rest.split_at(s.tokens.len());
+                    rest = tail;
+                    head.to_vec()
+                })
+                .collect()
+        })
+        .collect();
+    let score = conll::score(&docs, &pred);
+    eprintln!("factRuEval dev, given tokens:\n{score}");
+    assert!(
+        (0.767..0.768).contains(&score.f1()),
+        "dev F1 {:.4}, slovnet with the same vocabulary has 0.7673",
+        score.f1()
+    );
+
+    let pred_path =
+        std::env::temp_dir().join(format!("slovnet-dev-pred-{}.txt", std::process::id()));
+    std::fs::write(&pred_path, conll::write(&docs, &pred)).expect("temp file writable");
+    let out = Command::new("python3")
+        .arg(SCORER)
+        .arg(DEV)
+        .arg(&pred_path)
+        .output();
+    let _ = std::fs::remove_file(&pred_path);
+    match out {
+        Ok(out) if out.status.success() => {
+            let py = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(py.trim_end(), score.to_string(), "scorers disagree");
+        }
+        _ => eprintln!("skipping scorer comparison: python3 or {SCORER} unavailable"),
+    }
 }
