@@ -1,4 +1,5 @@
-//! Tagging throughput on a ~1,000-token news text (model loaded once).
+//! Tagging throughput on a ~1,000-token news text (model loaded once), for
+//! the English perceptron and for the Russian slovnet port.
 //! Run: cargo bench --bench ner
 
 use std::hint::black_box;
@@ -6,8 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use feedwatch::entities::slovnet::{SHIPPED_SLOVNET, Scratch, SlovnetNer, razdel};
 use feedwatch::entities::tokenize::sentences;
 use feedwatch::entities::{Model, Recognizer, tag_document};
+
+/// A Russian news-like text written for the parity test (≈370 razdel tokens).
+const RUSSIAN: &str = include_str!("../tests/fixtures/slovnet/sample.txt");
 
 const PARAGRAPH: &str = "President Vladimir Putin met German Chancellor Olaf Scholz in Moscow on \
 Tuesday, the Kremlin said, as NATO and the European Union weighed new sanctions. Dmitry Peskov \
@@ -60,5 +65,37 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_slovnet(c: &mut Criterion) {
+    c.bench_function("slovnet load model", |b| {
+        b.iter(|| SlovnetNer::from_static(black_box(SHIPPED_SLOVNET)))
+    });
+    let Ok(ner) = SlovnetNer::shipped() else {
+        eprintln!("skipping: slovnet model does not load");
+        return;
+    };
+    // Three copies ≈ 1,100 tokens, tagged as one document (as natasha does).
+    let text = RUSSIAN.repeat(3);
+    let tokens = razdel::tokenize(&text);
+    let words: Vec<&str> = tokens.iter().map(|t| &text[t.start..t.end]).collect();
+    let mut group = c.benchmark_group("slovnet");
+    group.throughput(Throughput::Elements(tokens.len() as u64));
+    group.sample_size(20);
+    let mut scratch = Scratch::default();
+    let mut tags = Vec::new();
+    group.bench_function("tag_words ~1.1k tokens", |b| {
+        b.iter(|| ner.tag_words_with(black_box(&words), &mut scratch, &mut tags))
+    });
+    group.bench_function("tag_text (razdel + tagging) ~1.1k tokens", |b| {
+        b.iter(|| {
+            ner.tag_text_with(black_box(&text), &mut scratch, &mut tags)
+                .len()
+        })
+    });
+    group.bench_function("razdel tokenize ~1.1k tokens", |b| {
+        b.iter(|| razdel::tokenize(black_box(&text)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_slovnet);
 criterion_main!(benches);

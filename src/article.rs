@@ -117,7 +117,7 @@ impl Article {
 
     /// Finds the entities of the title and text.
     pub fn recognize(&mut self, recognizer: &Recognizer) {
-        self.entities = recognizer.entities(&self.title, &self.text);
+        self.entities = recognizer.entities_in(&self.title, &self.text, self.lang);
     }
 
     /// The entities as the payload and `feedwatch test` list them.

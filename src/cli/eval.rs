@@ -6,9 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::entities::{Model, SHIPPED_MODEL, conll, tag_document};
+use crate::entities::slovnet::{Scratch, SlovnetNer};
+use crate::entities::{Model, SHIPPED_MODEL, Tag, conll, tag_document};
 use crate::extract;
+use crate::text::{Lang, detect_lang};
 
+use super::NerLang;
 use super::progress::Progress;
 
 pub(super) fn eval_extraction(
@@ -127,11 +130,72 @@ pub(super) fn eval_feeds(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let started = std::time::Instant::now();
-    let model = Model::from_bytes(SHIPPED_MODEL)?;
-    let load = started.elapsed();
+/// The language of a CoNLL file, from its first few thousand tokens: Russian goes to slovnet,
+/// anything else to the English model.
+fn conll_lang(docs: &[conll::Document]) -> NerLang {
+    let sample: Vec<&str> = docs
+        .iter()
+        .flat_map(|d| &d.sentences)
+        .flat_map(|s| &s.tokens)
+        .take(3000)
+        .map(String::as_str)
+        .collect();
+    match detect_lang(&sample.join(" ")) {
+        Some(Lang::Ru) => NerLang::Ru,
+        _ => NerLang::En,
+    }
+}
+
+/// The two taggers `eval ner` can run, loaded before the clock starts on tagging.
+enum NerModel {
+    English(Box<Model>),
+    /// With its buffers, reused across documents as the daemon's worker would.
+    Russian(Box<(SlovnetNer, Scratch)>),
+}
+
+impl NerModel {
+    /// Tags one document, sentence by sentence in its result. slovnet tags the document's
+    /// tokens as one sequence, as natasha does with a whole text; the English model has its
+    /// own document-level tagging.
+    fn tag(&mut self, doc: &conll::Document) -> Vec<Vec<Tag>> {
+        match self {
+            NerModel::English(model) => tag_document(model, &doc.token_lists()),
+            NerModel::Russian(russian) => {
+                let (ner, scratch) = &mut **russian;
+                let words: Vec<&str> = doc
+                    .sentences
+                    .iter()
+                    .flat_map(|s| s.tokens.iter().map(String::as_str))
+                    .collect();
+                let mut tags = Vec::with_capacity(words.len());
+                ner.tag_words_with(&words, scratch, &mut tags);
+                let mut rest = tags.as_slice();
+                doc.sentences
+                    .iter()
+                    .map(|s| {
+                        let (head, tail) = rest.split_at(s.tokens.len());
+                        rest = tail;
+                        head.to_vec()
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+pub(super) fn eval_ner(
+    file: &Path,
+    predictions: Option<&Path>,
+    lang: Option<NerLang>,
+) -> anyhow::Result<ExitCode> {
     let docs = conll::read_file(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let lang = lang.unwrap_or_else(|| conll_lang(&docs));
+    let started = std::time::Instant::now();
+    let mut model = match lang {
+        NerLang::En => NerModel::English(Box::new(Model::from_bytes(SHIPPED_MODEL)?)),
+        NerLang::Ru => NerModel::Russian(Box::new((SlovnetNer::shipped()?, Scratch::default()))),
+    };
+    let load = started.elapsed();
     let tokens: usize = docs
         .iter()
         .flat_map(|d| &d.sentences)
@@ -143,7 +207,7 @@ pub(super) fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Resul
     let predicted: Vec<_> = docs
         .iter()
         .map(|doc| {
-            let tags = tag_document(&model, &doc.token_lists());
+            let tags = model.tag(doc);
             progress.step("");
             tags
         })
@@ -155,8 +219,12 @@ pub(super) fn eval_ner(file: &Path, predictions: Option<&Path>) -> anyhow::Resul
         std::fs::write(out, conll::write(&docs, &predicted))
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
+    let name = match lang {
+        NerLang::En => "English perceptron",
+        NerLang::Ru => "Russian slovnet",
+    };
     errln!(
-        "{tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",
+        "{name} model: {tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",
         tokens as f64 / elapsed,
         load.as_millis()
     );

@@ -232,6 +232,10 @@ enum EvalCommand {
         /// Write the tokens with the predicted BIO tag as a last column
         #[arg(long, value_name = "OUT")]
         predictions: Option<PathBuf>,
+        /// The file's language, which picks the model (Russian: slovnet; English: the
+        /// perceptron); detected from the file's words when not given
+        #[arg(long, value_enum)]
+        lang: Option<NerLang>,
     },
 }
 
@@ -271,6 +275,13 @@ enum AlertsCommand {
         #[arg(long)]
         topic: Option<String>,
     },
+}
+
+/// Languages with an entity model of their own.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum NerLang {
+    Ru,
+    En,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -331,8 +342,13 @@ pub fn main() -> ExitCode {
             command: FeedsCommand::Add(args),
         } => block_on(feeds_add::add(cli.config.as_deref(), args)),
         Command::Eval {
-            command: EvalCommand::Ner { file, predictions },
-        } => eval::eval_ner(&file, predictions.as_deref()),
+            command:
+                EvalCommand::Ner {
+                    file,
+                    predictions,
+                    lang,
+                },
+        } => eval::eval_ner(&file, predictions.as_deref(), lang),
         Command::Eval {
             command: EvalCommand::Feeds { dir },
         } => eval::eval_feeds(&dir),

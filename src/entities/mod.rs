@@ -25,6 +25,7 @@ pub mod features;
 pub mod gazetteer;
 pub mod model;
 pub mod recognizer;
+pub mod slovnet;
 pub mod tokenize;
 pub mod train;
 
@@ -41,13 +42,17 @@ pub enum LoadError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Declared(#[from] recognizer::RecognizerError),
+    #[error("cannot load the Russian entity model: {0}")]
+    Russian(#[from] slovnet::SlovnetError),
 }
 
-/// The shipped model plus the watchlists' declared entities: what the daemon, `test` and
-/// `extract` all recognise with.
+/// The shipped models plus the watchlists' declared entities: what the daemon, `test` and
+/// `extract` all recognise with. Russian text goes to slovnet, everything else to the
+/// perceptron.
 pub fn shipped_recognizer(declared: &[DeclaredEntity]) -> Result<Recognizer, LoadError> {
     let model = std::sync::Arc::new(Model::from_bytes(SHIPPED_MODEL)?);
-    Ok(Recognizer::new(model, declared)?)
+    let russian = std::sync::Arc::new(slovnet::SlovnetNer::shipped()?);
+    Ok(Recognizer::new(model, declared)?.with_russian(russian))
 }
 pub use recognizer::{DeclaredEntity, Entity, Field, Mention, Recognizer};
 pub use train::{TrainError, TrainOptions, train};

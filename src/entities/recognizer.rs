@@ -19,8 +19,10 @@ use thiserror::Error;
 
 use super::features::{is_capitalised, norm_lower};
 use super::model::{Model, tag_document};
+use super::slovnet::{self, SlovnetNer};
 use super::tokenize::{TokSpan, sentences};
 use super::{EntityKind, Span, spans_from_tags};
+use crate::text::{Lang, detect_lang};
 
 /// A watchlist entity the user declared; matched verbatim (case-insensitive,
 /// on word boundaries) in any script.
@@ -180,10 +182,16 @@ const NOT_NAMES: &[&str] = &[
     "sunday",
 ];
 
+/// How much of an article's body language detection reads when the caller
+/// does not know the language (the article's own detection reads as much).
+const LANG_SAMPLE_CHARS: usize = 2000;
+
 /// Recognises entities in articles. Build once per watchlist.
 #[derive(Debug, Clone)]
 pub struct Recognizer {
     model: Arc<Model>,
+    /// The model for Russian text; without it Russian goes to `model` too.
+    russian: Option<Arc<SlovnetNer>>,
     declared: Vec<DeclaredEntity>,
     /// Pattern index → index into `declared`.
     pattern_owner: Vec<usize>,
@@ -271,6 +279,7 @@ impl Recognizer {
         };
         Ok(Recognizer {
             model,
+            russian: None,
             declared: declared.to_vec(),
             pattern_owner,
             matcher,
@@ -306,19 +315,53 @@ impl Recognizer {
         out
     }
 
-    /// All mentions in one article, title first, in reading order.
+    /// Sends Russian text to `russian` instead of the main model.
+    pub fn with_russian(mut self, russian: Arc<SlovnetNer>) -> Recognizer {
+        self.russian = Some(russian);
+        self
+    }
+
+    /// All mentions in one article, title first, in reading order. The
+    /// language is detected from the title and the opening of the text.
     pub fn mentions(&self, title: &str, text: &str) -> Vec<Mention> {
-        let (title_toks, title_sents) = sentences(title);
-        let (body_toks, body_sents) = sentences(text);
+        self.mentions_in(title, text, detect_article_lang(title, text))
+    }
+
+    /// [`Recognizer::mentions`] for an article whose language is known
+    /// (`None`: unknown, which goes to the main model).
+    pub fn mentions_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Mention> {
+        let russian = match lang {
+            Some(Lang::Ru) => self.russian.as_deref(),
+            _ => None,
+        };
+        // slovnet is fed razdel's tokens and tags a whole text as one
+        // sequence (as natasha does), so for Russian each field is one
+        // "sentence" of razdel tokens; the later steps do not care.
+        let (title_toks, title_sents, body_toks, body_sents) = match russian {
+            Some(_) => {
+                let (tt, bt) = (
+                    slovnet::razdel::tokenize(title),
+                    slovnet::razdel::tokenize(text),
+                );
+                let whole = |n: usize| std::iter::once(0..n).collect::<Vec<_>>();
+                let (ts, bs) = (whole(tt.len()), whole(bt.len()));
+                (tt, ts, bt, bs)
+            }
+            None => {
+                let (tt, ts) = sentences(title);
+                let (bt, bs) = sentences(text);
+                (tt, ts, bt, bs)
+            }
+        };
         let mut sents: Vec<Sent<'_>> = Vec::new();
-        for r in title_sents {
+        for r in title_sents.into_iter().filter(|r| !r.is_empty()) {
             sents.push(Sent {
                 field: Field::Title,
                 text: title,
                 toks: &title_toks[r],
             });
         }
-        for r in body_sents {
+        for r in body_sents.into_iter().filter(|r| !r.is_empty()) {
             sents.push(Sent {
                 field: Field::Body,
                 text,
@@ -330,8 +373,12 @@ impl Recognizer {
             .map(|s| (0..s.toks.len()).map(|i| s.word(i)).collect())
             .collect();
 
-        // 1. Model, with document context, history and type harmonisation.
-        let tags = tag_document(&self.model, &words);
+        // 1. Model: slovnet for Russian; otherwise the main model, with
+        // document context, history and type harmonisation.
+        let tags = match russian {
+            Some(ner) => words.iter().map(|w| ner.tag_words(w)).collect(),
+            None => tag_document(&self.model, &words),
+        };
         let mut cands: Vec<Vec<Cand>> = tags
             .iter()
             .map(|t| {
@@ -491,6 +538,17 @@ impl Recognizer {
     pub fn entities(&self, title: &str, text: &str) -> Vec<Entity> {
         aggregate(&self.mentions(title, text))
     }
+
+    /// [`Recognizer::entities`] for an article whose language is known.
+    pub fn entities_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Entity> {
+        aggregate(&self.mentions_in(title, text, lang))
+    }
+}
+
+/// The language of an article, as `Article` detects it: title and opening.
+fn detect_article_lang(title: &str, text: &str) -> Option<Lang> {
+    let opening: String = text.chars().take(LANG_SAMPLE_CHARS).collect();
+    detect_lang(&format!("{title}\n{opening}"))
 }
 
 /// Groups mentions into entities (see [`Recognizer::entities`]).
