@@ -218,20 +218,14 @@ impl Store {
             )
             .await?;
         // Fingerprints matter only within the duplicate window, which is shorter.
-        self.delete_in_batches(
+        for fingerprints in [
             "DELETE FROM fingerprint_bands WHERE rowid IN (
                  SELECT rowid FROM fingerprint_bands WHERE created_at < $1 LIMIT $2)",
-            cutoff,
-            None,
-        )
-        .await?;
-        self.delete_in_batches(
             "DELETE FROM fingerprints WHERE rowid IN (
                  SELECT rowid FROM fingerprints WHERE created_at < $1 LIMIT $2)",
-            cutoff,
-            None,
-        )
-        .await?;
+        ] {
+            self.delete_in_batches(fingerprints, cutoff, None).await?;
+        }
         let host_memory = self
             .delete_in_batches(
                 "DELETE FROM host_memory WHERE host IN (

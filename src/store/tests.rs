@@ -933,3 +933,86 @@ async fn a_feed_unpolled_for_the_whole_period_starts_over_with_a_first_poll() {
     // Its next poll marks what it lists as seen instead of alerting on it.
     assert!(!store.feed_state("f").await.unwrap().first_polled);
 }
+
+fn story_alert(id: &str, topic: &str, dedupe: bool) -> NewAlert {
+    let payload = serde_json::json!({
+        "id": id, "type": "feedwatch.alert", "topic": topic, "score": 1.0,
+        "matched": [], "snippets": [],
+        "article": {"url": "http://127.0.0.1/a", "title": "t", "published": null, "feed": "f",
+                    "lang": null, "site": null, "authors": [], "summary": null},
+        "entities": [], "duplicates": [], "detected_at": "2026-01-01T00:00:00Z"
+    });
+    NewAlert {
+        payload: payload.to_string(),
+        dedupe,
+        ..alert(id, topic, vec![Sink::Webhook("hook".into())])
+    }
+}
+
+#[tokio::test]
+async fn a_copy_of_a_story_is_recorded_against_the_first_alert() {
+    use crate::dedupe::Fingerprint;
+    let (store, _dir) = store().await;
+    let now = Utc::now();
+    let original: String = (0..120).map(|i| format!("word{i} ")).collect();
+    let copy = format!(
+        "MOSCOW (Reuters) - {}",
+        original.replace("word50 ", "changed ")
+    );
+    let other: String = (0..120).map(|i| format!("other{i} ")).collect();
+    let (a, b, c) = (
+        Fingerprint::of(&original).unwrap(),
+        Fingerprint::of(&copy).unwrap(),
+        Fingerprint::of(&other).unwrap(),
+    );
+    async fn record(
+        store: &Store,
+        key: &str,
+        alerts: &[NewAlert],
+        fingerprint: &Fingerprint,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        let story = Story {
+            fingerprint,
+            window_start,
+        };
+        store
+            .record_story("f", &item(key), None, alerts, Some(&story), now)
+            .await
+            .unwrap()
+    }
+    let window = now - chrono::Duration::days(3);
+    let alerts = [story_alert("A", "t", true)];
+    assert_eq!(record(&store, "a", &alerts, &a, window, now).await, ["A"]);
+    // The copy is held back for `t`, and alerts `u`, which does not dedupe.
+    let alerts = [story_alert("B", "t", true), story_alert("B2", "u", false)];
+    assert_eq!(record(&store, "b", &alerts, &b, window, now).await, ["B2"]);
+    // Another story alerts.
+    let alerts = [story_alert("C", "t", true)];
+    assert_eq!(record(&store, "c", &alerts, &c, window, now).await, ["C"]);
+    let copies = store.alert_copies("A").await.unwrap();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].url.as_deref(), Some("http://127.0.0.1/b"));
+    assert!(copies[0].similarity > 0.5, "{copies:?}");
+    let payload: serde_json::Value =
+        serde_json::from_str(&store.alert_payload("A").await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        payload["duplicates"],
+        serde_json::json!(["http://127.0.0.1/b"])
+    );
+    // Outside the window, a copy is a new alert.
+    let late = now + chrono::Duration::seconds(1);
+    let alerts = [story_alert("D", "t", true)];
+    assert_eq!(record(&store, "d", &alerts, &b, late, now).await, ["D"]);
+
+    // An alert still waiting to be sent keeps its copies through pruning.
+    store
+        .prune(
+            now + chrono::Duration::days(400),
+            Duration::from_secs(86_400),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.alert_copies("A").await.unwrap().len(), 1);
+}
