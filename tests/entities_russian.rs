@@ -74,3 +74,58 @@ fn english_articles_stay_on_the_perceptron() {
         .collect();
     assert!(people.contains(&"Dmitry Peskov".to_owned()), "{people:?}");
 }
+
+/// Inflected mentions are one entity each, shown in the nominative: Самары and Самаре are
+/// Самара (from the gazetteer), Путин and Владимиром Путиным one person counted twice; and
+/// `person:"Владимир Путин"` matches the article that only says "Владимиром Путиным".
+#[test]
+fn inflected_names_are_one_entity_in_the_nominative() {
+    let rec = shipped_recognizer(&[]).expect("shipped models load");
+    let entities = rec.entities(TITLE, BODY);
+    let of_kind = |kind: EntityKind| -> Vec<(&str, usize)> {
+        entities
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| (e.text.as_str(), e.count))
+            .collect()
+    };
+    let places = of_kind(EntityKind::Place);
+    let orgs = of_kind(EntityKind::Org);
+    let people = of_kind(EntityKind::Person);
+    assert!(places.contains(&("Самара", 2)), "{places:?}");
+    assert!(places.contains(&("Смоленск", 1)), "{places:?}");
+    assert!(places.contains(&("Москва", 1)), "{places:?}");
+    assert!(
+        orgs.iter().any(|(n, _)| *n == "Министерство обороны"),
+        "{orgs:?}"
+    );
+    // "Путин" (title) and "Владимиром Путиным" are not one key (two words against one), but
+    // the full name groups with its other cases.
+    assert!(people.iter().any(|(n, _)| *n == "Путин"), "{people:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("article.txt");
+    std::fs::write(&file, format!("{TITLE}\n{BODY}")).unwrap();
+    for (query, matches) in [
+        ("person:\"Владимир Путин\"", true),
+        ("person:\"Владимира Путина\"", true),
+        ("place:Самара", true),
+        ("org:\"министерства обороны\"", true),
+        ("place:Казань", false),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+            .args(["test", "--query", query])
+            .arg(&file)
+            .current_dir(dir.path())
+            .env_remove("FEEDWATCH_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.lines().any(|l| l.starts_with("MATCHED")),
+            matches,
+            "{query}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -23,6 +23,7 @@
 pub mod conll;
 pub mod features;
 pub mod gazetteer;
+pub mod inflection;
 pub mod model;
 pub mod recognizer;
 pub mod slovnet;

@@ -18,6 +18,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use thiserror::Error;
 
 use super::features::{is_capitalised, norm_lower};
+use super::inflection::{Nominatives, name_key};
 use super::model::{Model, tag_document};
 use super::slovnet::{self, SlovnetNer};
 use super::tokenize::{TokSpan, sentences};
@@ -196,6 +197,8 @@ pub struct Recognizer {
     /// Pattern index → index into `declared`.
     pattern_owner: Vec<usize>,
     matcher: Option<AhoCorasick>,
+    /// Nominative spellings of the gazetteers' Cyrillic names, built on first use.
+    nominatives: Arc<std::sync::OnceLock<Nominatives>>,
 }
 
 /// A candidate span in token indices of one sentence.
@@ -283,6 +286,7 @@ impl Recognizer {
             declared: declared.to_vec(),
             pattern_owner,
             matcher,
+            nominatives: Arc::default(),
         })
     }
 
@@ -536,12 +540,19 @@ impl Recognizer {
     /// count (descending), then first occurrence. The kind is the most
     /// frequent one among the mentions (ties: the earliest).
     pub fn entities(&self, title: &str, text: &str) -> Vec<Entity> {
-        aggregate(&self.mentions(title, text))
+        aggregate(&self.mentions(title, text), self.nominatives())
     }
 
     /// [`Recognizer::entities`] for an article whose language is known.
     pub fn entities_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Entity> {
-        aggregate(&self.mentions_in(title, text, lang))
+        aggregate(&self.mentions_in(title, text, lang), self.nominatives())
+    }
+
+    fn nominatives(&self) -> &Nominatives {
+        self.nominatives.get_or_init(|| {
+            let gaz = self.model.gazetteer();
+            Nominatives::from_lists(&[&gaz.places_text, &gaz.orgs_text])
+        })
     }
 }
 
@@ -551,10 +562,13 @@ fn detect_article_lang(title: &str, text: &str) -> Option<Lang> {
     detect_lang(&format!("{title}\n{opening}"))
 }
 
-/// Groups mentions into entities (see [`Recognizer::entities`]).
-pub fn aggregate(mentions: &[Mention]) -> Vec<Entity> {
-    struct Acc {
-        text: String,
+/// Groups mentions into entities (see [`Recognizer::entities`]): by [`name_key`], so the
+/// inflected forms of a Russian or Ukrainian name are one entity, shown in its nominative
+/// form (see [`Nominatives`]).
+pub fn aggregate(mentions: &[Mention], nominatives: &Nominatives) -> Vec<Entity> {
+    struct Acc<'a> {
+        key: String,
+        forms: Vec<&'a str>,
         kinds: Vec<(EntityKind, usize)>,
         count: usize,
         first: (Field, usize),
@@ -562,10 +576,16 @@ pub fn aggregate(mentions: &[Mention]) -> Vec<Entity> {
     let mut groups: Vec<Acc> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for m in mentions {
-        let key = fold(&m.canonical);
-        let gi = *index.entry(key).or_insert_with(|| {
+        let key = name_key(&m.canonical);
+        let key = if key.is_empty() {
+            fold(&m.canonical)
+        } else {
+            key
+        };
+        let gi = *index.entry(key.clone()).or_insert_with(|| {
             groups.push(Acc {
-                text: m.canonical.clone(),
+                key,
+                forms: Vec::new(),
                 kinds: Vec::new(),
                 count: 0,
                 first: (m.field, m.start),
@@ -575,6 +595,9 @@ pub fn aggregate(mentions: &[Mention]) -> Vec<Entity> {
         let g = &mut groups[gi];
         g.count += 1;
         g.first = g.first.min((m.field, m.start));
+        if !g.forms.contains(&m.canonical.as_str()) {
+            g.forms.push(&m.canonical);
+        }
         match g.kinds.iter_mut().find(|(k, _)| *k == m.kind) {
             Some((_, n)) => *n += 1,
             None => g.kinds.push((m.kind, 1)),
@@ -592,7 +615,7 @@ pub fn aggregate(mentions: &[Mention]) -> Vec<Entity> {
                 .max_by_key(|(_, n)| *n)
                 .map_or(EntityKind::Misc, |(k, _)| *k);
             Entity {
-                text: g.text,
+                text: nominatives.display(&g.key, &g.forms).to_string(),
                 kind,
                 count: g.count,
                 first_field: g.first.0,
@@ -785,7 +808,7 @@ mod tests {
         link_short_names(&mut ms);
         assert_eq!(ms[1].canonical, "Vladimir Putin");
         assert_eq!(ms[1].kind, EntityKind::Person);
-        let ents = aggregate(&ms);
+        let ents = aggregate(&ms, &Nominatives::default());
         assert_eq!(ents[0].text, "Vladimir Putin");
         assert_eq!(ents[0].count, 3);
         assert_eq!(

@@ -34,6 +34,7 @@ use regex::Regex;
 use super::parser::{build_regex, fold_name, normalize_host};
 use super::presearch::{FastMap, Presearcher};
 use super::{EntityKind, Query, Term, TermKind, snippet};
+use crate::entities::inflection::name_key;
 use crate::text::{Lang, Token, analyze, normalize, stem_term};
 
 const TITLE_WEIGHT: f64 = 2.0;
@@ -300,7 +301,9 @@ impl FieldIndex {
 #[derive(Debug, Clone)]
 struct ArticleEntity {
     kind: EntityKind,
-    names: Vec<String>,
+    /// The names' keys (see `entities::inflection::name_key`): inflected Russian and
+    /// Ukrainian forms share one.
+    keys: Vec<String>,
     hits: Vec<Hit>,
 }
 
@@ -335,9 +338,12 @@ impl AnalyzedArticle {
                     title.phrase_hits(&stems, Field::Title, &mut hits);
                     body.phrase_hits(&stems, Field::Body, &mut hits);
                 }
+                let mut keys: Vec<String> = names.iter().map(|n| name_key(n)).collect();
+                keys.sort();
+                keys.dedup();
                 ArticleEntity {
                     kind: e.kind,
-                    names,
+                    keys,
                     hits,
                 }
             })
@@ -407,7 +413,7 @@ impl AnalyzedArticle {
                 let mut any = false;
                 let mut hits = Vec::new();
                 for e in &self.entities {
-                    if kind.is_none_or(|k| k == e.kind) && e.names.iter().any(|n| n == name) {
+                    if kind.is_none_or(|k| k == e.kind) && e.keys.iter().any(|n| n == name) {
                         any = true;
                         hits.extend_from_slice(&e.hits);
                     }
@@ -467,7 +473,7 @@ impl Leaf {
             TermKind::Feed(v) => LeafKind::Feed(v.clone()),
             TermKind::Tag(v) => LeafKind::Tag(v.clone()),
             TermKind::Lang(lang) => LeafKind::Lang(*lang),
-            TermKind::Entity { kind, name } => LeafKind::Entity(*kind, name.clone()),
+            TermKind::Entity { kind, name } => LeafKind::Entity(*kind, name_key(name)),
         };
         let scope = if term.kind.is_textual() { scope } else { None };
         Leaf { kind, scope }
