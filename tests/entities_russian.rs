@@ -129,3 +129,23 @@ fn inflected_names_are_one_entity_in_the_nominative() {
         );
     }
 }
+
+/// Ukrainian goes to the Russian model with its words mapped: Києві and Україна are places
+/// (the English model made Києві an organisation and missed Зеленський).
+#[test]
+fn ukrainian_articles_go_to_slovnet_through_the_mapping() {
+    let title = "Зеленський провів нараду в Києві";
+    let body = "Президент України Володимир Зеленський провів у Києві нараду з міністром \
+                оборони. Про це повідомив Офіс президента.";
+    assert_eq!(detect_lang(&format!("{title}\n{body}")), Some(Lang::Uk));
+    let rec = shipped_recognizer(&[]).expect("shipped models load");
+    let mentions = rec.mentions(title, body);
+    let places = found(&mentions, EntityKind::Place);
+    let people = found(&mentions, EntityKind::Person);
+    let orgs = found(&mentions, EntityKind::Org);
+    let listing = format!("people {people:?}, places {places:?}, orgs {orgs:?}");
+    assert!(places.contains(&"Києві"), "{listing}");
+    assert!(places.contains(&"України"), "{listing}");
+    assert!(people.contains(&"Володимир Зеленський"), "{listing}");
+    assert!(orgs.contains(&"Офіс президента"), "{listing}");
+}

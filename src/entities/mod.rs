@@ -29,6 +29,7 @@ pub mod recognizer;
 pub mod slovnet;
 pub mod tokenize;
 pub mod train;
+pub mod ukrainian;
 
 pub use model::{Model, ModelError, tag_document, tag_sentence};
 

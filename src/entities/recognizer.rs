@@ -22,6 +22,7 @@ use super::inflection::{Nominatives, name_key};
 use super::model::{Model, tag_document};
 use super::slovnet::{self, SlovnetNer};
 use super::tokenize::{TokSpan, sentences};
+use super::ukrainian;
 use super::{EntityKind, Span, spans_from_tags};
 use crate::text::{Lang, detect_lang};
 
@@ -334,10 +335,12 @@ impl Recognizer {
     /// [`Recognizer::mentions`] for an article whose language is known
     /// (`None`: unknown, which goes to the main model).
     pub fn mentions_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Mention> {
+        // Ukrainian goes to the Russian model too, its words mapped (see `ukrainian`).
         let russian = match lang {
-            Some(Lang::Ru) => self.russian.as_deref(),
+            Some(Lang::Ru | Lang::Uk) => self.russian.as_deref(),
             _ => None,
         };
+        let ukrainian = lang == Some(Lang::Uk);
         // slovnet is fed razdel's tokens and tags a whole text as one
         // sequence (as natasha does), so for Russian each field is one
         // "sentence" of razdel tokens; the later steps do not care.
@@ -380,6 +383,13 @@ impl Recognizer {
         // 1. Model: slovnet for Russian; otherwise the main model, with
         // document context, history and type harmonisation.
         let tags = match russian {
+            Some(ner) if ukrainian => words
+                .iter()
+                .map(|w| {
+                    let mapped: Vec<_> = w.iter().map(|word| ukrainian::as_russian(word)).collect();
+                    ner.tag_words(&mapped)
+                })
+                .collect(),
             Some(ner) => words.iter().map(|w| ner.tag_words(w)).collect(),
             None => tag_document(&self.model, &words),
         };
