@@ -149,3 +149,29 @@ fn ukrainian_articles_go_to_slovnet_through_the_mapping() {
     assert!(people.contains(&"Володимир Зеленський"), "{listing}");
     assert!(orgs.contains(&"Офіс президента"), "{listing}");
 }
+
+/// A Russian quote inside an English report goes to the Russian model, and the English
+/// sentences around it stay on the English one.
+#[test]
+fn mixed_articles_are_routed_by_sentence() {
+    let title = "Kremlin rejects the mothers' appeal";
+    let body = "Dmitry Peskov told reporters in Moscow on Tuesday that no meeting was planned. \
+                The council's statement said: «Мы просили о встрече с Владимиром Путиным, \
+                но Министерство обороны нам так и не ответило.» \
+                Olga Tsukanova said the women would travel to Samara next week.";
+    assert_eq!(detect_lang(&format!("{title}\n{body}")), Some(Lang::En));
+    let rec = shipped_recognizer(&[]).expect("shipped models load");
+    let mentions = rec.mentions(title, body);
+    let people = found(&mentions, EntityKind::Person);
+    let orgs = found(&mentions, EntityKind::Org);
+    let places = found(&mentions, EntityKind::Place);
+    let listing = format!("people {people:?}, places {places:?}, orgs {orgs:?}");
+    assert!(people.contains(&"Владимиром Путиным"), "{listing}");
+    assert!(orgs.contains(&"Министерство обороны"), "{listing}");
+    assert!(people.contains(&"Dmitry Peskov"), "{listing}");
+    assert!(places.contains(&"Moscow"), "{listing}");
+    for m in &mentions {
+        let field = if m.field == Field::Title { title } else { body };
+        assert_eq!(&field[m.start..m.end], m.text);
+    }
+}

@@ -333,8 +333,34 @@ impl Recognizer {
     }
 
     /// [`Recognizer::mentions`] for an article whose language is known
-    /// (`None`: unknown, which goes to the main model).
+    /// (`None`: unknown, which goes to the main model). Runs of sentences in
+    /// another script (a Russian quote in an English report, an English
+    /// passage in a Russian one) go to the model of their own language.
     pub fn mentions_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Mention> {
+        let runs = language_runs(text, lang);
+        if runs.iter().all(|(_, run_lang)| *run_lang == lang) {
+            return self.mentions_one_language(title, text, lang);
+        }
+        let mut mentions = self.mentions_one_language(title, "", lang);
+        for (range, run_lang) in runs {
+            let offset = range.start;
+            mentions.extend(
+                self.mentions_one_language("", &text[range], run_lang)
+                    .into_iter()
+                    .filter(|m| m.field == Field::Body)
+                    .map(|mut m| {
+                        m.start += offset;
+                        m.end += offset;
+                        m
+                    }),
+            );
+        }
+        mentions.sort_by_key(|m| (m.field, m.start));
+        link_short_names(&mut mentions);
+        mentions
+    }
+
+    fn mentions_one_language(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Mention> {
         // Ukrainian goes to the Russian model too, its words mapped (see `ukrainian`).
         let russian = match lang {
             Some(Lang::Ru | Lang::Uk) => self.russian.as_deref(),
@@ -564,6 +590,60 @@ impl Recognizer {
             Nominatives::from_lists(&[&gaz.places_text, &gaz.orgs_text])
         })
     }
+}
+
+/// Fewest letters for a sentence's script to count: shorter ones (a name,
+/// a number) follow the sentences around them.
+const MIN_SCRIPT_LETTERS: usize = 20;
+
+/// The body split into runs of sentences of one language: `lang` (the
+/// article's) where the script agrees with it, Russian (Ukrainian if the
+/// article is) for Cyrillic sentences in a Latin-script article, English for
+/// Latin sentences in a Cyrillic one. Contiguous and covering the text.
+fn language_runs(text: &str, lang: Option<Lang>) -> Vec<(Range<usize>, Option<Lang>)> {
+    let cyrillic_article = matches!(lang, Some(Lang::Ru | Lang::Uk));
+    let (tokens, sents) = sentences(text);
+    let mut runs: Vec<(Range<usize>, Option<Lang>)> = Vec::new();
+    for sent in sents.iter().filter(|r| !r.is_empty()) {
+        let start = if runs.is_empty() {
+            0
+        } else {
+            tokens[sent.start].start
+        };
+        let sentence = &text[tokens[sent.start].start..tokens[sent.end - 1].end];
+        let (mut cyrillic, mut latin, mut ukrainian) = (0usize, 0usize, false);
+        for c in sentence.chars().filter(|c| c.is_alphabetic()) {
+            if matches!(c as u32, 0x0400..=0x052F) {
+                cyrillic += 1;
+                ukrainian |= matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ');
+            } else if c.is_ascii_alphabetic() {
+                latin += 1;
+            }
+        }
+        let sentence_lang = if cyrillic >= MIN_SCRIPT_LETTERS && cyrillic > 2 * latin {
+            match lang {
+                Some(Lang::Ru | Lang::Uk) => lang,
+                _ if ukrainian => Some(Lang::Uk),
+                _ => Some(Lang::Ru),
+            }
+        } else if latin >= MIN_SCRIPT_LETTERS && latin > 2 * cyrillic && cyrillic_article {
+            Some(Lang::En)
+        } else if latin >= MIN_SCRIPT_LETTERS && latin > 2 * cyrillic {
+            lang
+        } else {
+            // Too short to tell: it goes with the run it is in.
+            runs.last().map_or(lang, |(_, l)| *l)
+        };
+        match runs.last_mut() {
+            Some((range, run_lang)) if *run_lang == sentence_lang => range.end = text.len(),
+            Some((range, _)) => {
+                range.end = start;
+                runs.push((start..text.len(), sentence_lang));
+            }
+            None => runs.push((start..text.len(), sentence_lang)),
+        }
+    }
+    runs
 }
 
 /// The language of an article, as `Article` detects it: title and opening.
