@@ -584,17 +584,17 @@ pub fn signature_matches(header: &str, secret: &[u8], body: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn sign<D>(secret: &[u8], body: &[u8]) -> String
-    where
-        Hmac<D>: KeyInit + Mac,
-    {
-        let mut mac = <Hmac<D> as KeyInit>::new_from_slice(secret).unwrap();
-        mac.update(body);
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    /// `HMAC-D(secret, body)` as lowercase hex.
+    macro_rules! sign {
+        ($digest:ty, $secret:expr, $body:expr) => {{
+            let mut mac = <Hmac<$digest> as KeyInit>::new_from_slice($secret).unwrap();
+            mac.update($body);
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        }};
     }
 
     #[test]
@@ -602,17 +602,17 @@ mod tests {
         let secret = b"s3cret";
         let body = b"<feed/>";
         let good = [
-            format!("sha1={}", sign::<sha1::Sha1>(secret, body)),
-            format!("sha256={}", sign::<sha2::Sha256>(secret, body)),
-            format!("SHA384={}", sign::<sha2::Sha384>(secret, body)),
-            format!("sha512={}", sign::<sha2::Sha512>(secret, body)),
+            format!("sha1={}", sign!(sha1::Sha1, secret, body)),
+            format!("sha256={}", sign!(sha2::Sha256, secret, body)),
+            format!("SHA384={}", sign!(sha2::Sha384, secret, body)),
+            format!("sha512={}", sign!(sha2::Sha512, secret, body)),
         ];
         for header in &good {
             assert!(signature_matches(header, secret, body), "{header}");
             assert!(!signature_matches(header, b"other", body), "{header}");
             assert!(!signature_matches(header, secret, b"<feed />"), "{header}");
         }
-        let sha256 = sign::<sha2::Sha256>(secret, body);
+        let sha256 = sign!(sha2::Sha256, secret, body);
         for bad in [
             String::new(),
             sha256.clone(),
