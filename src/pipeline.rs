@@ -532,7 +532,9 @@ impl Pipeline {
         };
         let discovery = crate::websub::Discovery::from_fetch(&fetched.links, &parsed, url);
         let update_hint = parsed.update_hint;
-        let (report, unfinished) = self.process_parsed(feed, parsed, state.first_polled).await?;
+        let (report, unfinished) = self
+            .process_parsed(feed, parsed, state.first_polled)
+            .await?;
         if unfinished {
             // Keep the old validators: were this response's ETag stored, the next poll would
             // get a 304 and never see the items left over.
@@ -579,7 +581,9 @@ impl Pipeline {
             })
             .await??;
         let state = self.store.feed_state(&feed.name).await?;
-        let (report, unfinished) = self.process_parsed(feed, parsed, state.first_polled).await?;
+        let (report, unfinished) = self
+            .process_parsed(feed, parsed, state.first_polled)
+            .await?;
         if unfinished {
             // The items left over are still listed by the feed: the next poll takes them.
             self.store

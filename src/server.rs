@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::routing::get;
 use chrono::Utc;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -204,9 +204,7 @@ async fn websub_push(
 ) -> Response {
     let pipeline = state.pipelines.borrow().clone();
     let websub = pipeline.websub().clone();
-    let signature = headers
-        .get("x-hub-signature")
-        .and_then(|v| v.to_str().ok());
+    let signature = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

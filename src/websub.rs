@@ -281,7 +281,13 @@ impl WebSub {
         }
         let now = Utc::now();
         match query.mode.as_deref() {
-            Some("denied") if sub.pending_mode == Some(HubMode::Subscribe) => {
+            // A hub may refuse a request, or end a subscription it had verified (§5.2).
+            Some("denied")
+                if matches!(
+                    sub.state,
+                    SubscriptionState::Pending | SubscriptionState::Verified
+                ) =>
+            {
                 tracing::warn!(feed = %sub.feed, hub = %sub.hub, reason = query.reason.as_deref(),
                     "the WebSub hub denied the subscription; polling at the normal interval");
                 sub.state = SubscriptionState::Denied;
@@ -427,7 +433,13 @@ impl WebSub {
                 sub.requested_at = now;
                 self.store.put_subscription(&sub).await?;
                 let sent = self
-                    .request(fetcher, Some(feed), public_url, sub.clone(), HubMode::Subscribe)
+                    .request(
+                        fetcher,
+                        Some(feed),
+                        public_url,
+                        sub.clone(),
+                        HubMode::Subscribe,
+                    )
                     .await?;
                 if !sent {
                     // The hub will not push for long: poll as usual until it is back.
@@ -457,7 +469,10 @@ impl WebSub {
         }
         let (Some(public_url), true) = (
             &config.daemon.public_url,
-            matches!(sub.state, SubscriptionState::Verified | SubscriptionState::Pending),
+            matches!(
+                sub.state,
+                SubscriptionState::Verified | SubscriptionState::Pending
+            ),
         ) else {
             self.store.delete_subscription(&sub.feed).await?;
             return Ok(());
@@ -525,10 +540,7 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 
 /// `{public_url}/websub/{id}`, whether or not `public_url` ends in a slash.
 pub fn callback_url(public_url: &Url, id: &str) -> String {
-    format!(
-        "{}/websub/{id}",
-        public_url.as_str().trim_end_matches('/')
-    )
+    format!("{}/websub/{id}", public_url.as_str().trim_end_matches('/'))
 }
 
 /// A callback id nobody can guess: a ULID (sortable, for the operator reading logs) and 128

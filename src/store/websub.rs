@@ -163,19 +163,19 @@ impl Store {
                  state, pending_mode, requested_at, verified_at, lease_expires_at, last_error)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-            .bind(&sub.feed)
-            .bind(&sub.hub)
-            .bind(&sub.topic)
-            .bind(&sub.callback_id)
-            .bind(&sub.secret)
-            .bind(sub.state.stored())
-            .bind(sub.pending_mode.map(HubMode::as_str))
-            .bind(millis(sub.requested_at))
-            .bind(sub.verified_at.map(millis))
-            .bind(sub.lease_expires_at.map(millis))
-            .bind(&sub.last_error)
-            .execute(&self.pool)
-            .await?;
+        .bind(&sub.feed)
+        .bind(&sub.hub)
+        .bind(&sub.topic)
+        .bind(&sub.callback_id)
+        .bind(&sub.secret)
+        .bind(sub.state.stored())
+        .bind(sub.pending_mode.map(HubMode::as_str))
+        .bind(millis(sub.requested_at))
+        .bind(sub.verified_at.map(millis))
+        .bind(sub.lease_expires_at.map(millis))
+        .bind(&sub.last_error)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
