@@ -248,6 +248,15 @@ impl Pipeline {
         &self.store
     }
 
+    /// This pipeline in the daemon that serves the WebSub callbacks: feeds that name a hub
+    /// are subscribed to.
+    pub fn serving_websub(self) -> Self {
+        Self {
+            websub: self.websub.serving(),
+            ..self
+        }
+    }
+
     /// The HTTP clients of the current config.
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
@@ -293,12 +302,17 @@ impl Pipeline {
         match &outcome {
             Ok(polled) => {
                 // While a hub pushes, polling is only the fallback for a hub gone silent.
+                // WebSub trouble never fails the poll: the feed is then polled as usual.
                 let pushed = match &polled.discovery {
-                    Some(discovery) => {
-                        self.websub
-                            .after_poll(&self.config, &self.fetcher, feed, discovery)
-                            .await?
-                    }
+                    Some(discovery) => self
+                        .websub
+                        .after_poll(&self.config, &self.fetcher, feed, discovery)
+                        .await
+                        .unwrap_or_else(|err| {
+                            tracing::error!(feed = %feed.name, error = %err,
+                                "cannot record the feed's WebSub subscription");
+                            false
+                        }),
                     None => self.websub.is_pushed(&feed.name).await,
                 };
                 let next = if polled.unfinished {

@@ -93,7 +93,10 @@ pub async fn run(
     let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
     tracker.spawn(outbox.run(shutdown.clone(), Some(configs.clone())));
 
-    let pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
+    let mut pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
+    if listener.is_some() {
+        pipeline = pipeline.serving_websub();
+    }
     let instance = pipeline.instance().to_string();
     store.register_instance(&instance, Utc::now()).await?;
     let (pipelines_tx, pipelines) = watch::channel(pipeline);

@@ -87,6 +87,9 @@ impl Discovery {
 #[derive(Clone)]
 pub struct WebSub {
     store: Store,
+    /// Whether this process serves the callbacks (the daemon with `listen`): a one-off
+    /// `feedwatch once` must not subscribe, since nothing would answer the hub.
+    serving: bool,
     /// Woken when a feed's next poll time was brought forward (its subscription ended), so its
     /// task, asleep until the slow fallback poll, looks again.
     rescheduled: Arc<Notify>,
@@ -137,10 +140,19 @@ impl WebSub {
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            serving: false,
             rescheduled: Arc::new(Notify::new()),
             leases_changed: Arc::new(Notify::new()),
             pushes: Arc::new(Semaphore::new(PUSH_CONCURRENCY)),
             queued: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The same subscriber, for a process that serves the callbacks: it subscribes.
+    pub fn serving(self) -> Self {
+        Self {
+            serving: true,
+            ..self
         }
     }
 
@@ -167,7 +179,7 @@ impl WebSub {
         feed: &FeedSpec,
         discovery: &Discovery,
     ) -> Result<bool, StoreError> {
-        let Some(public_url) = &config.daemon.public_url else {
+        let Some(public_url) = config.daemon.public_url.as_ref().filter(|_| self.serving) else {
             return Ok(false);
         };
         let now = Utc::now();

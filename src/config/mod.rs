@@ -778,10 +778,19 @@ impl Loader<'_> {
                     }
                 },
             },
-            public_url: table
-                .public_url
-                .as_ref()
-                .and_then(|value| self.public_url(file, value)),
+            public_url: table.public_url.as_ref().and_then(|value| {
+                let url = self.public_url(file, value)?;
+                // Hubs reach `listen` through `public_url`: without a server, nothing answers.
+                if table.listen.as_ref().is_some_and(|l| matches!(l.get_ref().trim(), "" | "off")) {
+                    self.error(
+                        file,
+                        value.span(),
+                        "public_url needs the HTTP server: set `listen` (WebSub callbacks are served there) or remove public_url",
+                    );
+                    return None;
+                }
+                Some(url)
+            }),
             metrics_token: table
                 .metrics_token
                 .as_ref()

@@ -567,4 +567,8 @@ fn public_url_is_optional_and_must_be_a_plain_http_address() {
         let location = error.location.unwrap();
         assert_eq!((location.line, location.column), (2, 14), "{bad}");
     }
+    let error = only_error(load_str(
+        "[daemon]\nlisten = \"off\"\npublic_url = \"https://watch.example.org\"\n",
+    ));
+    assert!(error.message.contains("set `listen`"), "{}", error.message);
 }
