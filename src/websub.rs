@@ -691,4 +691,158 @@ mod tests {
         parsed.hubs = vec!["ftp://hub.example/".into()];
         assert_eq!(Discovery::from_fetch(&none, &parsed, &polled).hub, None);
     }
+
+    /// A daemon config with one feed and `public_url`, and a store, in `dir`.
+    async fn daemon_with_feed(dir: &std::path::Path) -> (Config, Store, Fetcher, WebSub) {
+        let path = dir.join("feedwatch.toml");
+        std::fs::write(
+            &path,
+            "[daemon]\nstore = \"sqlite://state.db\"\npublic_url = \"http://127.0.0.1:9\"\n\
+             allow_private = [\"127.0.0.1/32\"]\n\
+             [[feed]]\nname = \"news\"\nurl = \"http://127.0.0.1:9/feed\"\n",
+        )
+        .unwrap();
+        let config = crate::config::load_with_env(&path, &|_| None).unwrap();
+        let store = Store::open_sqlite(&dir.join("state.db")).await.unwrap();
+        let fetcher = Fetcher::new(&config.daemon).unwrap();
+        let websub = WebSub::new(store.clone()).serving();
+        (config, store, fetcher, websub)
+    }
+
+    fn row(state: SubscriptionState, lease_left: chrono::Duration) -> Subscription {
+        let now = Utc::now();
+        Subscription {
+            feed: "news".into(),
+            hub: "http://127.0.0.1:9/hub".into(),
+            topic: "http://127.0.0.1:9/feed".into(),
+            callback_id: new_callback_id(),
+            secret: random_hex(32),
+            state,
+            pending_mode: None,
+            requested_at: now,
+            verified_at: Some(now - chrono::Duration::seconds(1)),
+            lease_expires_at: Some(now + lease_left),
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poll_keeps_a_live_subscription_and_forgets_one_whose_hub_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store, fetcher, websub) = daemon_with_feed(dir.path()).await;
+        let feed = &config.feeds[0];
+        let with_hub = Discovery {
+            hub: Some(Url::parse("http://127.0.0.1:9/hub").unwrap()),
+            topic: Url::parse("http://127.0.0.1:9/feed").unwrap(),
+        };
+        let live = row(SubscriptionState::Verified, chrono::Duration::hours(1));
+        store.put_subscription(&live).await.unwrap();
+        // Live and for the same hub: pushed, nothing sent (port 9 would refuse it anyway).
+        assert!(
+            websub
+                .after_poll(&config, &fetcher, feed, &with_hub)
+                .await
+                .unwrap()
+        );
+        assert!(websub.is_pushed("news").await);
+        let kept = store.subscription("news").await.unwrap().unwrap();
+        assert_eq!(kept.callback_id, live.callback_id);
+
+        // A denial is respected for a day: no new request, not pushed.
+        let denied = row(SubscriptionState::Denied, chrono::Duration::zero());
+        store.put_subscription(&denied).await.unwrap();
+        assert!(
+            !websub
+                .after_poll(&config, &fetcher, feed, &with_hub)
+                .await
+                .unwrap()
+        );
+        let kept = store.subscription("news").await.unwrap().unwrap();
+        assert_eq!(kept.callback_id, denied.callback_id);
+
+        // The document stops naming a hub: the subscription is forgotten, polling is normal.
+        store.put_subscription(&live).await.unwrap();
+        let without_hub = Discovery {
+            hub: None,
+            ..with_hub.clone()
+        };
+        assert!(
+            !websub
+                .after_poll(&config, &fetcher, feed, &without_hub)
+                .await
+                .unwrap()
+        );
+        assert!(store.subscription("news").await.unwrap().is_none());
+
+        // Another hub: a new subscription with a new callback and secret; the hub cannot be
+        // reached, so it stays pending with the error, and the feed is polled as usual.
+        store.put_subscription(&live).await.unwrap();
+        let moved = Discovery {
+            hub: Some(Url::parse("http://127.0.0.1:9/other-hub").unwrap()),
+            ..with_hub
+        };
+        assert!(
+            !websub
+                .after_poll(&config, &fetcher, feed, &moved)
+                .await
+                .unwrap()
+        );
+        let new = store.subscription("news").await.unwrap().unwrap();
+        assert_eq!(new.hub, "http://127.0.0.1:9/other-hub");
+        assert_ne!(new.callback_id, live.callback_id);
+        assert_ne!(new.secret, live.secret);
+        assert_eq!(new.state, SubscriptionState::Pending);
+        assert_eq!(
+            new.pending_mode, None,
+            "a failed request is not outstanding"
+        );
+        assert!(new.last_error.is_some());
+        assert!(!websub.is_pushed("news").await);
+    }
+
+    #[tokio::test]
+    async fn verification_is_answered_only_for_the_outstanding_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_config, store, _fetcher, websub) = daemon_with_feed(dir.path()).await;
+        let mut pending = row(SubscriptionState::Pending, chrono::Duration::zero());
+        pending.pending_mode = Some(HubMode::Subscribe);
+        pending.lease_expires_at = None;
+        store.put_subscription(&pending).await.unwrap();
+        let ask = |mode: &str, topic: &str| Verification {
+            mode: Some(mode.into()),
+            topic: Some(topic.into()),
+            challenge: Some("c-123".into()),
+            lease_seconds: Some("120".into()),
+            reason: None,
+        };
+        let id = pending.callback_id.as_str();
+        for (id, mode, topic) in [
+            ("other", "subscribe", pending.topic.as_str()),
+            (id, "unsubscribe", pending.topic.as_str()),
+            (id, "subscribe", "http://127.0.0.1:9/other"),
+        ] {
+            assert_eq!(
+                websub.verify(id, &ask(mode, topic)).await.unwrap(),
+                VerifyAnswer::Unknown,
+                "{mode} {topic}"
+            );
+        }
+        let answer = websub
+            .verify(id, &ask("subscribe", &pending.topic))
+            .await
+            .unwrap();
+        assert_eq!(answer, VerifyAnswer::Confirm("c-123".into()));
+        let verified = store.subscription("news").await.unwrap().unwrap();
+        assert_eq!(verified.state, SubscriptionState::Verified);
+        let lease = verified.lease_expires_at.unwrap() - verified.verified_at.unwrap();
+        assert_eq!(lease.num_seconds(), 120);
+        // Replayed, it finds no request outstanding.
+        assert_eq!(
+            websub
+                .verify(id, &ask("subscribe", &pending.topic))
+                .await
+                .unwrap(),
+            VerifyAnswer::Unknown
+        );
+    }
 }
