@@ -362,6 +362,8 @@ impl WebSub {
             tracing::warn!(feed = %sub.feed, hub = %sub.hub,
                 signature = if signature.is_some() { "wrong" } else { "missing" },
                 "WebSub content distribution ignored: its X-Hub-Signature does not match");
+            metrics::counter!(crate::metrics::WEBSUB_PUSHES, "feed" => sub.feed.clone(), "result" => "bad_signature")
+                .increment(1);
             return Ok(PushOutcome::BadSignature);
         }
         let Some(feed) = pipeline
@@ -376,12 +378,18 @@ impl WebSub {
         if sub.state == SubscriptionState::Removed {
             return Ok(PushOutcome::Ignored);
         }
+        let counted = |result: &'static str| {
+            metrics::counter!(crate::metrics::WEBSUB_PUSHES, "feed" => feed.name.clone(), "result" => result)
+                .increment(1);
+        };
         if self.queued.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED_PUSHES {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!(feed = %feed.name, "too many WebSub pushes waiting; this one is dropped and the feed polled soon");
+            counted("ignored");
             self.poll_soon(&feed.name).await?;
             return Ok(PushOutcome::Ignored);
         }
+        counted("accepted");
         let websub = self.clone();
         tokio::spawn(async move {
             let permit = websub.pushes.clone().acquire_owned().await;

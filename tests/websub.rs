@@ -599,6 +599,28 @@ dedupe = false
         .unwrap()
         .status();
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The pushes are counted by result.
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pushes = |result: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("feedwatch_websub_pushes_total{")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {result} pushes in {metrics}"))
+    };
+    assert_eq!(pushes("accepted"), 100.0);
+    assert_eq!(pushes("bad_signature"), 2.0);
     daemon.stop();
 }
 
