@@ -587,6 +587,14 @@ impl Pipeline {
         body: Vec<u8>,
         content_type: Option<String>,
     ) -> Result<PollReport, PollError> {
+        // A stopped or quarantined feed (one whose polls took the process down) stays so.
+        let state = self.store.feed_state(&feed.name).await?;
+        if let Some(reason) = &state.stopped_reason {
+            return Err(PollError::Stopped(reason.clone()));
+        }
+        if let Some(reason) = &state.quarantined_reason {
+            return Err(PollError::Quarantined(reason.clone()));
+        }
         let base = feed.url.to_string();
         let parsed = self
             .pool
@@ -594,7 +602,6 @@ impl Pipeline {
                 feeds::parse_fetched(&body, content_type.as_deref(), Some(&base))
             })
             .await??;
-        let state = self.store.feed_state(&feed.name).await?;
         let (report, unfinished) = self
             .process_parsed(feed, parsed, state.first_polled)
             .await?;

@@ -709,6 +709,49 @@ allow_private = ["127.0.0.1/32"]
     daemon
         .wait_for_log("denied the subscription", Duration::from_secs(1))
         .await;
+    // `feeds status` shows each feed's subscription, never its callback id or secret.
+    let status = {
+        let config_path = config_path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+                .args(["feeds", "status", "--format", "json", "-c"])
+                .arg(&config_path)
+                .env("FEEDWATCH_LOG", "warn")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let stdout = String::from_utf8_lossy(&status.stdout).into_owned();
+    let states: Vec<(String, String)> = stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                value["feed"].as_str().unwrap().to_string(),
+                value["websub"]["state"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("denied".into(), "denied".into())),
+        "{stdout}"
+    );
+    assert!(
+        states.contains(&("removed".into(), "verified".into())),
+        "{stdout}"
+    );
+    let first = leaving.requests()[0].clone();
+    let id = first.callback.rsplit('/').next().unwrap().to_string();
+    assert!(!stdout.contains(&id), "the callback id is shown: {stdout}");
+    assert!(
+        !stdout.contains(first.secret.as_deref().unwrap()),
+        "the secret is shown: {stdout}"
+    );
 
     // The hub of a two-second lease disappears: its renewal fails and polling resumes.
     vanishing.take_down();

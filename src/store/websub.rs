@@ -20,7 +20,8 @@ pub enum SubscriptionState {
 }
 
 impl SubscriptionState {
-    fn stored(self) -> &'static str {
+    /// As stored, and as `feeds status --format json` shows it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Verified => "verified",
@@ -168,7 +169,7 @@ impl Store {
         .bind(&sub.topic)
         .bind(&sub.callback_id)
         .bind(&sub.secret)
-        .bind(sub.state.stored())
+        .bind(sub.state.as_str())
         .bind(sub.pending_mode.map(HubMode::as_str))
         .bind(millis(sub.requested_at))
         .bind(sub.verified_at.map(millis))
