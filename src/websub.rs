@@ -417,8 +417,10 @@ impl WebSub {
     }
 
     /// One pass of upkeep: renews leases at [`RENEW_AT`], hands feeds whose lease ran out
-    /// back to polling, and unsubscribes feeds that left the config (all of them without
-    /// `public_url`). Returns when the next renewal or expiry falls due.
+    /// back to polling, and unsubscribes feeds that left the config. Once `public_url` is
+    /// unset, every subscription is forgotten instead: the callback it was made with is no
+    /// longer known, so there is nothing to tell the hub, whose lease then simply runs out.
+    /// Returns when the next renewal or expiry falls due.
     async fn maintain(
         &self,
         config: &Config,
