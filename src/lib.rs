@@ -25,3 +25,4 @@ pub mod store;
 pub mod systemd;
 pub mod text;
 pub mod topics;
+pub mod websub;

@@ -28,6 +28,7 @@ pub const OUTBOX_OLDEST: &str = "feedwatch_outbox_oldest_pending_age_seconds";
 pub const FEEDS_FAILING: &str = "feedwatch_feeds_failing";
 pub const FEEDS_QUARANTINED: &str = "feedwatch_feeds_quarantined";
 pub const CONFIG_RELOADS: &str = "feedwatch_config_reloads_total";
+pub const WEBSUB_PUSHES: &str = "feedwatch_websub_pushes_total";
 pub const BUILD_INFO: &str = "feedwatch_build_info";
 
 /// Seconds buckets for fetch, extraction and analysis times: 1 ms to 60 s.
@@ -96,6 +97,10 @@ fn describe() {
         "Feeds not polled: quarantined after repeated deaths, or stopped by 410"
     );
     describe_counter!(CONFIG_RELOADS, "Config reloads by result (ok, error)");
+    describe_counter!(
+        WEBSUB_PUSHES,
+        "WebSub content distributions by feed and result (accepted, bad_signature, ignored)"
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label");
 }
 

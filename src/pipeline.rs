@@ -60,6 +60,8 @@ struct Polled {
     parsed: bool,
     /// Whether the item budget ran out before every new item was processed.
     unfinished: bool,
+    /// The feed's WebSub hub and topic, when its document was read.
+    discovery: Option<crate::websub::Discovery>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +177,8 @@ pub struct Pipeline {
     outbox_wake: Arc<Notify>,
     /// This process, as the owner of the polls it marks as started.
     instance: Arc<str>,
+    /// WebSub subscriptions and pushes (shared across reloads).
+    websub: crate::websub::WebSub,
 }
 
 impl Pipeline {
@@ -186,7 +190,7 @@ impl Pipeline {
         let daemon = &config.daemon;
         let (fetcher, topics, recognizer) = Self::compile(&config)?;
         Ok(Self {
-            store,
+            store: store.clone(),
             fetcher,
             topics,
             recognizer,
@@ -199,6 +203,7 @@ impl Pipeline {
             )),
             outbox_wake,
             instance: Ulid::new().to_string().into(),
+            websub: crate::websub::WebSub::new(store.clone()),
             config,
         })
     }
@@ -243,6 +248,24 @@ impl Pipeline {
         &self.store
     }
 
+    /// This pipeline in the daemon that serves the WebSub callbacks: feeds that name a hub
+    /// are subscribed to.
+    pub fn serving_websub(self) -> Self {
+        Self {
+            websub: self.websub.serving(),
+            ..self
+        }
+    }
+
+    /// The HTTP clients of the current config.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    pub fn websub(&self) -> &crate::websub::WebSub {
+        &self.websub
+    }
+
     /// The id under which this process marks its polls (see `Store::begin_poll`).
     pub fn instance(&self) -> &str {
         &self.instance
@@ -278,8 +301,26 @@ impl Pipeline {
         let daemon = &self.config.daemon;
         match &outcome {
             Ok(polled) => {
+                // While a hub pushes, polling is only the fallback for a hub gone silent.
+                // WebSub trouble never fails the poll: the feed is then polled as usual.
+                let pushed = match &polled.discovery {
+                    Some(discovery) => self
+                        .websub
+                        .after_poll(&self.config, &self.fetcher, feed, discovery)
+                        .await
+                        .unwrap_or_else(|err| {
+                            tracing::error!(feed = %feed.name, error = %err,
+                                "cannot record the feed's WebSub subscription");
+                            false
+                        }),
+                    None => self.websub.is_pushed(&feed.name).await,
+                };
                 let next = if polled.unfinished {
                     now + RESUME_UNFINISHED.min(feed.interval)
+                } else if pushed {
+                    let fallback = crate::websub::FALLBACK_INTERVAL.max(feed.interval);
+                    now + scheduler::next_poll_delay(feed, daemon, 0, polled.fresh_for)
+                        .max(fallback)
                 } else {
                     now + scheduler::next_poll_delay(feed, daemon, 0, polled.fresh_for)
                 };
@@ -485,7 +526,7 @@ impl Pipeline {
         url: &url::Url,
         state: &crate::store::FeedState,
     ) -> Result<Polled, PollError> {
-        let (fetched, mut parsed) = match self.fetch_feed(feed, url, &state.validators).await? {
+        let (fetched, parsed) = match self.fetch_feed(feed, url, &state.validators).await? {
             FeedFetch::NotModified { fresh_for } => {
                 let report = PollReport {
                     not_modified: true,
@@ -498,10 +539,92 @@ impl Pipeline {
                     moved_to: None,
                     parsed: false,
                     unfinished: false,
+                    discovery: None,
                 });
             }
             FeedFetch::Fetched(fetched, parsed) => (fetched, parsed),
         };
+        let discovery = crate::websub::Discovery::from_fetch(&fetched.links, &parsed, url);
+        let update_hint = parsed.update_hint;
+        let (report, unfinished) = self
+            .process_parsed(feed, parsed, state.first_polled)
+            .await?;
+        if unfinished {
+            // Keep the old validators: were this response's ETag stored, the next poll would
+            // get a 304 and never see the items left over.
+            return Ok(Polled {
+                report,
+                validators: None,
+                fresh_for: None,
+                moved_to: fetched.moved_permanently,
+                parsed: true,
+                unfinished: true,
+                discovery: Some(discovery),
+            });
+        }
+        // The server's freshness and the publisher's own update hint both bound the interval.
+        let fresh_for = match (fetched.fresh_for, update_hint) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(Polled {
+            report,
+            validators: Some(fetched.validators),
+            fresh_for,
+            moved_to: fetched.moved_permanently,
+            parsed: true,
+            unfinished: false,
+            discovery: Some(discovery),
+        })
+    }
+
+    /// A feed document pushed by its WebSub hub, through the same path as a polled one: parsed
+    /// on the pool, its new items fetched, analysed and recorded with their alerts. The feed's
+    /// poll state (validators, next poll) is the poll's and stays as it is.
+    pub async fn process_pushed(
+        &self,
+        feed: &FeedSpec,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> Result<PollReport, PollError> {
+        // A stopped or quarantined feed (one whose polls took the process down) stays so.
+        let state = self.store.feed_state(&feed.name).await?;
+        if let Some(reason) = &state.stopped_reason {
+            return Err(PollError::Stopped(reason.clone()));
+        }
+        if let Some(reason) = &state.quarantined_reason {
+            return Err(PollError::Quarantined(reason.clone()));
+        }
+        let base = feed.url.to_string();
+        let parsed = self
+            .pool
+            .run(self.config.daemon.analysis_budget, move || {
+                feeds::parse_fetched(&body, content_type.as_deref(), Some(&base))
+            })
+            .await??;
+        let (report, unfinished) = self
+            .process_parsed(feed, parsed, state.first_polled)
+            .await?;
+        if unfinished {
+            // The items left over are still listed by the feed: the next poll takes them.
+            self.store
+                .set_next_poll(&feed.name, Utc::now() + RESUME_UNFINISHED)
+                .await?;
+            self.websub.rescheduled().notify_waiters();
+        }
+        Ok(report)
+    }
+
+    /// The items of a parsed feed document that the store has not seen, processed: on the
+    /// feed's first read (`first_polled` false) with `first_poll = "mark-seen"` only marked
+    /// seen, else fetched, analysed and recorded with their alerts. Returns the report and
+    /// whether the item budget ran out first.
+    async fn process_parsed(
+        &self,
+        feed: &FeedSpec,
+        mut parsed: feeds::ParsedFeed,
+        first_polled: bool,
+    ) -> Result<(PollReport, bool), PollError> {
         // Every listed item stays known while listed, however long (see store::retention).
         let listed: Vec<_> = parsed.items.iter().map(|i| &i.key).collect();
         self.store
@@ -542,7 +665,7 @@ impl Pipeline {
         metrics::counter!(crate::metrics::ITEMS_NEW, "feed" => feed.name.clone())
             .increment(report.new_items as u64);
         let mut unfinished = false;
-        if !state.first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
+        if !first_polled && self.config.daemon.first_poll == FirstPoll::MarkSeen {
             self.store
                 .mark_seen_on_first_poll(&feed.name, &fresh, Utc::now())
                 .await?;
@@ -587,31 +710,7 @@ impl Pipeline {
                     "time budget for this poll's articles spent; the rest follows shortly");
             }
         }
-        if unfinished {
-            // Keep the old validators: were this response's ETag stored, the next poll would
-            // get a 304 and never see the items left over.
-            return Ok(Polled {
-                report,
-                validators: None,
-                fresh_for: None,
-                moved_to: fetched.moved_permanently,
-                parsed: true,
-                unfinished: true,
-            });
-        }
-        // The server's freshness and the publisher's own update hint both bound the interval.
-        let fresh_for = match (fetched.fresh_for, parsed.update_hint) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        Ok(Polled {
-            report,
-            validators: Some(fetched.validators),
-            fresh_for,
-            moved_to: fetched.moved_permanently,
-            parsed: true,
-            unfinished: false,
-        })
+        Ok((report, unfinished))
     }
 
     /// Tries again the article pages of the feed's items that are due for it (see

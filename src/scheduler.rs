@@ -93,7 +93,10 @@ pub async fn run(
     let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
     tracker.spawn(outbox.run(shutdown.clone(), Some(configs.clone())));
 
-    let pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
+    let mut pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
+    if listener.is_some() {
+        pipeline = pipeline.serving_websub();
+    }
     let instance = pipeline.instance().to_string();
     store.register_instance(&instance, Utc::now()).await?;
     let (pipelines_tx, pipelines) = watch::channel(pipeline);
@@ -106,6 +109,10 @@ pub async fn run(
     tracker.spawn(prune_forever(
         store.clone(),
         configs.clone(),
+        shutdown.clone(),
+    ));
+    tracker.spawn(crate::websub::maintain_forever(
+        pipelines.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(reload::watch_config(
@@ -121,6 +128,7 @@ pub async fn run(
             configs: configs.clone(),
             liveness,
             stale_after: DEAD_AFTER,
+            pipelines: pipelines.clone(),
         };
         tracker.spawn(server::serve(listener, state, shutdown.clone()));
         tracing::info!(%address, "serving /healthz, /readyz and /metrics");
@@ -294,6 +302,12 @@ async fn poll_forever(
     };
     loop {
         let pipeline = pipelines.borrow_and_update().clone();
+        // Enabled before the state is read, so a subscription that ends in between (its next
+        // poll brought forward) still wakes this task.
+        let websub = pipeline.websub().clone();
+        let rescheduled = websub.rescheduled().notified();
+        tokio::pin!(rescheduled);
+        rescheduled.as_mut().enable();
         let Some(feed) = pipeline
             .config()
             .feeds
@@ -345,6 +359,7 @@ async fn poll_forever(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => false,
             _ = pipelines.changed() => true,
+            _ = &mut rescheduled => true,
         };
         if reloaded {
             continue;

@@ -1,8 +1,10 @@
 //! The daemon's HTTP server on `[daemon] listen`: `/healthz` (the process answers), `/readyz`
 //! (the store answers, its migrations ran, a valid config is loaded, the scheduler's heartbeat
-//! is recent) and `/metrics` (Prometheus text). With `metrics_token` set, every endpoint but
-//! `/healthz` wants `Authorization: Bearer <token>`, compared in constant time. It only reports:
-//! nothing here changes the daemon's state.
+//! is recent) and `/metrics` (Prometheus text). With `metrics_token` set, those but
+//! `/healthz` want `Authorization: Bearer <token>`, compared in constant time. They only report:
+//! nothing there changes the daemon's state. `/websub/{id}` is the WebSub callback, for hubs
+//! (which have no token: a callback id is unguessable and pushes are signed); what it accepts
+//! is `websub`'s to decide.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,7 +27,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::pipeline::Pipeline;
 use crate::store::Store;
+use crate::websub::{PushOutcome, Verification, VerifyAnswer};
 
 /// When the scheduler last showed it was alive (unix milliseconds; 0 before its first beat).
 #[derive(Clone, Default)]
@@ -52,6 +58,8 @@ pub struct ServerState {
     pub liveness: Liveness,
     /// The scheduler counts as wedged after this long without a heartbeat.
     pub stale_after: Duration,
+    /// The current pipeline, which takes WebSub pushes.
+    pub pipelines: watch::Receiver<Pipeline>,
 }
 
 /// Binds `listen` up front, so a taken port is an error at start, before readiness is told.
@@ -61,10 +69,19 @@ pub async fn bind(listen: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves until `shutdown`.
 pub async fn serve(listener: TcpListener, state: ServerState, shutdown: CancellationToken) {
+    // A pushed feed is held to the same size cap as a fetched one.
+    let body_limit =
+        usize::try_from(state.configs.borrow().daemon.max_body_bytes).unwrap_or(usize::MAX);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            "/websub/{id}",
+            get(websub_verify)
+                .post(websub_push)
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
         .with_state(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -152,4 +169,59 @@ async fn metrics(State(state): State<ServerState>, headers: HeaderMap) -> Respon
         text,
     )
         .into_response()
+}
+
+/// The hub's verification of intent (or denial) for the subscription at callback `id`.
+async fn websub_verify(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    Query(query): Query<Verification>,
+) -> Response {
+    let websub = state.pipelines.borrow().websub().clone();
+    match websub.verify(&id, &query).await {
+        Ok(VerifyAnswer::Confirm(challenge)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        Ok(VerifyAnswer::Noted) => StatusCode::OK.into_response(),
+        Ok(VerifyAnswer::Unknown) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read or record a WebSub verification");
+            // A 5xx makes the hub try the verification again later.
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// A content distribution from the hub at callback `id`.
+async fn websub_push(
+    State(state): State<ServerState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pipeline = state.pipelines.borrow().clone();
+    let websub = pipeline.websub().clone();
+    let signature = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match websub
+        .distribute(pipeline, &id, signature, content_type, body)
+        .await
+    {
+        // Every authenticated or not push hears 2xx (WebSub §8): a hub must not learn
+        // from the answer whether its signature was right.
+        Ok(PushOutcome::Accepted | PushOutcome::BadSignature | PushOutcome::Ignored) => {
+            StatusCode::ACCEPTED.into_response()
+        }
+        Ok(PushOutcome::Unknown) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the WebSub subscription of a push");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }

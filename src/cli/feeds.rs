@@ -28,6 +28,12 @@ pub(super) async fn feeds_status(
         .into_iter()
         .map(|(name, url, state)| (name, (url, state)))
         .collect();
+    let subscriptions: std::collections::HashMap<String, crate::store::Subscription> = store
+        .subscriptions()
+        .await?
+        .into_iter()
+        .map(|sub| (sub.feed.clone(), sub))
+        .collect();
     let mut unhealthy = 0;
     // People read a table; scripts read the lines, which stay as they were.
     let mut table =
@@ -80,6 +86,14 @@ pub(super) async fn feeds_status(
                     "stopped_reason": state.stopped_reason,
                     "quarantined_reason": state.quarantined_reason,
                     "interrupted_polls": state.interrupted_polls,
+                    // Never the callback id or the secret: they authenticate the hub's pushes.
+                    "websub": subscriptions.get(&feed.name).map(|sub| json!({
+                        "hub": sub.hub,
+                        "topic": sub.topic,
+                        "state": sub.state.as_str(),
+                        "lease_expires": sub.lease_expires_at.map(timestamp),
+                        "last_error": sub.last_error,
+                    })),
                 })
             )?,
             Format::Text if table.is_some() => {

@@ -118,6 +118,9 @@ pub struct Daemon {
     pub store: StoreLocation,
     /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` when set to "" or "off".
     pub listen: Option<std::net::SocketAddr>,
+    /// Where WebSub hubs reach `listen` from outside (a reverse proxy's address, say); the
+    /// callbacks are `{public_url}/websub/{id}`. `None`: no subscriptions, every feed is polled.
+    pub public_url: Option<Url>,
     /// A bearer token every endpoint but `/healthz` then requires.
     pub metrics_token: Option<SecretString>,
     pub default_interval: Duration,
@@ -622,6 +625,37 @@ impl Loader<'_> {
         Some((out, secrets))
     }
 
+    /// `public_url`: an absolute http(s) URL with a host and nothing a hub could not append
+    /// `/websub/{id}` to (no query, fragment or credentials); "" means unset.
+    fn public_url(&mut self, file: &SourceFile, value: &toml::Spanned<String>) -> Option<Url> {
+        let text = value.get_ref().trim();
+        if text.is_empty() {
+            return None;
+        }
+        let problem = match Url::parse(text) {
+            Err(err) => format!("{err}"),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                "it must start with http:// or https://".to_string()
+            }
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => "it has no host".to_string(),
+            Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+                "it may not have a query or fragment".to_string()
+            }
+            Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+                "it may not carry credentials".to_string()
+            }
+            Ok(url) => return Some(url),
+        };
+        self.error(
+            file,
+            value.span(),
+            format!(
+                "public_url is not usable ({problem}); write the address WebSub hubs reach `listen` at, e.g. \"https://watch.example.org\""
+            ),
+        );
+        None
+    }
+
     /// The duration `key` is set to, or `default`; at least 100 ms and at most `max`.
     fn duration(
         &mut self,
@@ -744,6 +778,19 @@ impl Loader<'_> {
                     }
                 },
             },
+            public_url: table.public_url.as_ref().and_then(|value| {
+                let url = self.public_url(file, value)?;
+                // Hubs reach `listen` through `public_url`: without a server, nothing answers.
+                if table.listen.as_ref().is_some_and(|l| matches!(l.get_ref().trim(), "" | "off")) {
+                    self.error(
+                        file,
+                        value.span(),
+                        "public_url needs the HTTP server: set `listen` (WebSub callbacks are served there) or remove public_url",
+                    );
+                    return None;
+                }
+                Some(url)
+            }),
             metrics_token: table
                 .metrics_token
                 .as_ref()

@@ -41,6 +41,7 @@ pub struct WatchlistFile {
 pub struct DaemonTable {
     pub store: Option<S<String>>,
     pub listen: Option<S<String>>,
+    pub public_url: Option<S<String>>,
     pub metrics_token: Option<S<String>>,
     pub default_interval: Option<S<String>>,
     pub max_concurrent_fetches: Option<S<i64>>,

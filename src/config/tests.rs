@@ -545,3 +545,30 @@ fn the_shipped_config_documents_every_bound() {
         );
     }
 }
+
+#[test]
+fn public_url_is_optional_and_must_be_a_plain_http_address() {
+    let config = load_str("[daemon]\n").unwrap();
+    assert_eq!(config.daemon.public_url, None);
+    let config = load_str("[daemon]\npublic_url = \"https://watch.example.org/fw/\"\n").unwrap();
+    assert_eq!(
+        config.daemon.public_url.unwrap().as_str(),
+        "https://watch.example.org/fw/"
+    );
+    for (bad, why) in [
+        ("ftp://watch.example.org", "http:// or https://"),
+        ("watch.example.org", "relative URL"),
+        ("https://watch.example.org/?a=1", "query or fragment"),
+        ("https://user:pw@watch.example.org", "credentials"),
+    ] {
+        let error = only_error(load_str(&format!("[daemon]\npublic_url = \"{bad}\"\n")));
+        assert!(error.message.contains("public_url"), "{}", error.message);
+        assert!(error.message.contains(why), "{bad}: {}", error.message);
+        let location = error.location.unwrap();
+        assert_eq!((location.line, location.column), (2, 14), "{bad}");
+    }
+    let error = only_error(load_str(
+        "[daemon]\nlisten = \"off\"\npublic_url = \"https://watch.example.org\"\n",
+    ));
+    assert!(error.message.contains("set `listen`"), "{}", error.message);
+}

@@ -51,6 +51,21 @@ pub fn parse(doc: &str, base: Option<&str>) -> Result<ParsedFeed, FeedError> {
         link: string(feed, "home_page_url").map(|l| resolve(base.as_ref(), l)),
         items,
         update_hint: None,
+        hubs: feed
+            .get("hubs")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_object)
+            .filter(|hub| string(hub, "type").is_some_and(|t| t.eq_ignore_ascii_case("websub")))
+            .filter_map(|hub| string(hub, "url"))
+            .map(|url| resolve(base.as_ref(), url))
+            .filter(|url| !url.is_empty())
+            .take(super::MAX_HUBS)
+            .collect(),
+        self_url: string(feed, "feed_url")
+            .map(|l| resolve(base.as_ref(), l))
+            .filter(|url| !url.is_empty()),
     })
 }
 

@@ -86,7 +86,16 @@ pub struct ParsedFeed {
     pub items: Vec<FeedItem>,
     /// How often the publisher says the feed changes at most (`<ttl>`, `sy:updatePeriod`).
     pub update_hint: Option<Duration>,
+    /// The feed's WebSub hubs (`atom:link rel="hub"`, JSON Feed `hubs`), in document order,
+    /// at most [`MAX_HUBS`]; the HTTP `Link` header's are the fetcher's (see `websub`).
+    pub hubs: Vec<String>,
+    /// The feed's own URL as it names it (`atom:link rel="self"`, JSON Feed `feed_url`): the
+    /// topic a WebSub hub knows it by.
+    pub self_url: Option<String>,
 }
+
+/// More hubs than this in one document are ignored: one is used, a few are fallbacks.
+pub const MAX_HUBS: usize = 4;
 
 /// Parses a feed document as fetched: `content_type` is the HTTP header (for its charset),
 /// `base_url` is the document's base (from Content-Location or the final URL) and resolves
@@ -164,6 +173,45 @@ pub fn canonical_link(link: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn websub_hub_and_self_links_are_found_in_atom_and_rss() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
+<link href="https://news.example/"/>
+<link rel="hub" href="https://hub.example/"/>
+<link rel="self" href="/feed.atom"/>
+<link rel="HUB" href="https://hub2.example/"/>
+<entry><id>a</id><title>A</title><link rel="hub" href="https://not-a-feed-hub/"/></entry>
+</feed>"#;
+        let feed = parse(atom.as_bytes(), Some("https://news.example/x")).unwrap();
+        assert_eq!(feed.hubs, ["https://hub.example/", "https://hub2.example/"]);
+        assert_eq!(
+            feed.self_url.as_deref(),
+            Some("https://news.example/feed.atom")
+        );
+        assert_eq!(feed.link.as_deref(), Some("https://news.example/"));
+
+        let rss = r#"<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>T</title><link>https://news.example/</link>
+<atom:link rel="self" href="https://news.example/rss" type="application/rss+xml"/>
+<atom:link rel="hub" href="https://pubsubhubbub.example/"/>
+<item><title>A</title><link>https://news.example/a</link></item></channel></rss>"#;
+        let feed = parse(rss.as_bytes(), None).unwrap();
+        assert_eq!(feed.hubs, ["https://pubsubhubbub.example/"]);
+        assert_eq!(feed.self_url.as_deref(), Some("https://news.example/rss"));
+        assert_eq!(feed.link.as_deref(), Some("https://news.example/"));
+
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"T",
+"feed_url":"https://news.example/feed.json",
+"hubs":[{"type":"rssCloud","url":"https://cloud.example/"},{"type":"WebSub","url":"https://hub.example/"}],
+"items":[{"id":"1","url":"https://news.example/1"}]}"#;
+        let feed = parse(json.as_bytes(), None).unwrap();
+        assert_eq!(feed.hubs, ["https://hub.example/"]);
+        assert_eq!(
+            feed.self_url.as_deref(),
+            Some("https://news.example/feed.json")
+        );
+    }
 
     const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Example News</title><link>https://news.example/</link>

@@ -117,6 +117,8 @@ struct Person {
 struct FeedDraft {
     titles: [Option<Value>; 2],
     link: Option<String>,
+    hubs: Vec<String>,
+    self_url: Option<String>,
     ttl: Option<String>,
     sy_period: Option<String>,
     sy_frequency: Option<String>,
@@ -291,14 +293,25 @@ impl<'a> Builder<'a> {
             (_, "link") if core => match tag.attr("href") {
                 Some(href) => {
                     let rel = relation(tag);
-                    if (rel.is_empty() || rel == "alternate") && self.feed.link.is_none() {
+                    let wanted = match rel.as_str() {
+                        "" | "alternate" => self.feed.link.is_none(),
+                        "hub" => self.feed.hubs.len() < super::MAX_HUBS,
+                        "self" => self.feed.self_url.is_none(),
+                        _ => false,
+                    };
+                    if wanted {
                         let href = resolve_within(
                             &mut self.link_budget,
                             self.doc_base.as_ref(),
                             tag.base.map(|b| &**b),
                             &href,
                         );
-                        self.feed.link = Some(href).filter(|h| !h.is_empty());
+                        let href = Some(href).filter(|h| !h.is_empty());
+                        match rel.as_str() {
+                            "hub" => self.feed.hubs.extend(href),
+                            "self" => self.feed.self_url = href,
+                            _ => self.feed.link = href,
+                        }
                     }
                     Action::Skip
                 }
@@ -622,6 +635,8 @@ impl<'a> Builder<'a> {
             link: self.feed.link,
             items: self.items,
             update_hint,
+            hubs: self.feed.hubs,
+            self_url: self.feed.self_url,
         }
     }
 }

@@ -91,7 +91,79 @@ pub struct Fetched {
     pub validators: Validators,
     /// How long the server says the response stays fresh (Cache-Control max-age, Expires).
     pub fresh_for: Option<Duration>,
+    /// WebSub discovery from the `Link` headers: the hubs, and the topic URL (`rel="self"`).
+    pub links: HubLinks,
     pub body: Vec<u8>,
+}
+
+/// What `Link: <…>; rel="hub"` and `rel="self"` headers say (RFC 8288, as WebSub §4 reads them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubLinks {
+    pub hubs: Vec<Url>,
+    pub self_url: Option<Url>,
+}
+
+impl HubLinks {
+    /// Reads every `Link` header; targets resolve against `base`, and only http(s) ones count.
+    pub fn from_headers(headers: &HeaderMap, base: &Url) -> Self {
+        let mut links = Self::default();
+        for value in headers.get_all(reqwest::header::LINK) {
+            let Ok(value) = value.to_str() else { continue };
+            for (target, rels) in link_values(value) {
+                let Some(url) = base
+                    .join(target)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                else {
+                    continue;
+                };
+                for rel in rels.split_ascii_whitespace() {
+                    if rel.eq_ignore_ascii_case("hub") && links.hubs.len() < crate::feeds::MAX_HUBS
+                    {
+                        links.hubs.push(url.clone());
+                    } else if rel.eq_ignore_ascii_case("self") && links.self_url.is_none() {
+                        links.self_url = Some(url.clone());
+                    }
+                }
+            }
+        }
+        links
+    }
+}
+
+/// The `(target, rel)` pairs of one `Link` header value: `<uri>; rel="a b"; x=y, <uri2>; …`.
+/// Commas inside `<…>` or quotes do not split links; a link without `rel` has an empty one.
+fn link_values(value: &str) -> Vec<(&str, String)> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let target = &rest[open + 1..open + close];
+        rest = &rest[open + close + 1..];
+        // Parameters run to the next comma outside quotes.
+        let mut quoted = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == ',' && !quoted
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let params = &rest[..end];
+        rest = &rest[end..];
+        let rel = params
+            .split(';')
+            .filter_map(|param| param.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("rel"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        out.push((target.trim(), rel));
+    }
+    out
 }
 
 #[derive(Debug)]
@@ -326,6 +398,7 @@ impl Fetcher {
                 .and_then(|location| current.join(location.trim()).ok())
                 .filter(|base| matches!(base.scheme(), "http" | "https"))
                 .unwrap_or_else(|| current.clone());
+            let links = HubLinks::from_headers(&headers, &current);
             return Ok(FetchOutcome::Fetched(Box::new(Fetched {
                 moved_permanently: (hops > 0 && all_permanent).then(|| current.clone()),
                 base_url,
@@ -336,9 +409,50 @@ impl Fetcher {
                     last_modified: header(&headers, LAST_MODIFIED),
                 },
                 fresh_for: fresh_for(&headers, now),
+                links,
                 body,
             })));
         }
+    }
+
+    /// POSTs a form to `url` (a WebSub hub: found in a feed, so untrusted unless on a host
+    /// `trust` vouches for) without following redirects, within the fetch timeout. Returns
+    /// the status and at most the first 1 KiB of the body, for the log when it is an error.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        trust: &Trust,
+    ) -> Result<(StatusCode, String), FetchError> {
+        let client = if trust.guards(url) {
+            self.check_literal_host(url)?;
+            &self.articles
+        } else {
+            &self.feeds
+        };
+        let exchange = async {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            let mut response = client
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await?;
+            let status = response.status();
+            let mut body = Vec::new();
+            while body.len() < 1024
+                && let Some(chunk) = response.chunk().await?
+            {
+                body.extend_from_slice(&chunk);
+            }
+            body.truncate(1024);
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        tokio::time::timeout(self.total_timeout, exchange)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
     }
 
     /// Literal-IP hosts never reach the guarded resolver, so they are checked here.
@@ -605,5 +719,30 @@ mod tests {
         );
         assert_eq!(sniff_binary(b"<!doctype html><p>x"), None);
         assert_eq!(sniff_binary(b""), None);
+    }
+
+    #[test]
+    fn hub_and_self_links_are_read_from_link_headers() {
+        let base = Url::parse("https://news.example/feed").unwrap();
+        let mut map = HeaderMap::new();
+        for value in [
+            r#"<https://hub.example/>; rel="hub", </feed?a,b>; rel="self alternate"; title="x, y""#,
+            "<https://hub2.example/>; REL=hub",
+            "<javascript:alert(1)>; rel=hub",
+            "<https://other.example/>; rel=next",
+        ] {
+            map.append(reqwest::header::LINK, value.parse().unwrap());
+        }
+        let links = HubLinks::from_headers(&map, &base);
+        let hubs: Vec<&str> = links.hubs.iter().map(Url::as_str).collect();
+        assert_eq!(hubs, ["https://hub.example/", "https://hub2.example/"]);
+        assert_eq!(
+            links.self_url.as_ref().map(Url::as_str),
+            Some("https://news.example/feed?a,b")
+        );
+        assert_eq!(
+            HubLinks::from_headers(&HeaderMap::new(), &base),
+            HubLinks::default()
+        );
     }
 }

@@ -23,12 +23,14 @@ use crate::fetch::Validators;
 mod deliveries;
 mod duplicates;
 mod retention;
+mod websub;
 
 pub use deliveries::{
     ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery, OutboxDepth,
 };
 pub use duplicates::{AlertCopy, Story};
 pub use retention::{PendingItem, Pruned, listing_refresh};
+pub use websub::{HubMode, Subscription, SubscriptionState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -183,6 +185,11 @@ fn migrator() -> Migrator {
             9,
             "duplicate stories",
             include_str!("../../migrations/sqlite/0009_duplicate_stories.sql"),
+        ),
+        migration(
+            10,
+            "websub",
+            include_str!("../../migrations/sqlite/0010_websub.sql"),
         ),
     ])
 }
