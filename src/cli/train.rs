@@ -40,7 +40,6 @@ pub(super) fn train_ner(
         places_gazetteer: read(places)?,
         orgs_gazetteer: read(orgs)?,
         persons_gazetteer: read(persons)?,
-        ..TrainOptions::default()
     };
     if let Some(k) = cv {
         let docs = conll::read_file(data)?;
