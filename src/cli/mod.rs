@@ -166,14 +166,31 @@ enum Command {
         /// Prints the F1 on this file after every epoch
         #[arg(long)]
         valid: Option<PathBuf>,
-        #[arg(long, default_value_t = 25)]
+        /// Passes over the data (30: chosen by 4-fold cross-validation on train, see --cv)
+        #[arg(long, default_value_t = 30)]
         epochs: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// log2 of the number of hashed feature buckets
+        #[arg(long, default_value_t = 20)]
+        bits: u32,
         #[arg(long, default_value = "models/gazetteer-places.txt")]
         places: PathBuf,
         #[arg(long, default_value = "models/gazetteer-orgs.txt")]
         orgs: PathBuf,
+        /// Given names and surnames (empty path: none)
+        #[arg(long, default_value = "models/gazetteer-persons.txt")]
+        persons: PathBuf,
+        /// Features seen fewer times than this in the training data get no weight
+        #[arg(long, default_value_t = 1)]
+        min_count: u32,
+        /// Probability of hiding a token's word-identity features in a training pass
+        #[arg(long, default_value_t = 0.25)]
+        lex_dropout: f32,
+        /// K-fold cross-validation on the training data (by document, contiguous blocks):
+        /// prints the pooled F1 after every epoch and writes no model
+        #[arg(long)]
+        cv: Option<usize>,
     },
 }
 
@@ -368,9 +385,27 @@ pub fn main() -> ExitCode {
             valid,
             epochs,
             seed,
+            bits,
             places,
             orgs,
-        } => train::train_ner(&data, &out, valid.as_deref(), epochs, seed, &places, &orgs),
+            persons,
+            min_count,
+            lex_dropout,
+            cv,
+        } => train::train_ner(
+            &data,
+            &out,
+            valid.as_deref(),
+            cv,
+            train::Knobs {
+                epochs,
+                seed,
+                bits,
+                min_count,
+                lex_dropout,
+            },
+            [&places, &orgs, &persons],
+        ),
     };
     // What is still buffered must reach the reader too. A reader that has gone by now was
     // already met by the command (`once` prints on without it), which then chose its status.

@@ -15,13 +15,18 @@ use std::hash::BuildHasherDefault;
 use super::gazetteer::Gazetteer;
 
 /// Bumped whenever templates or hashing change; stored in model files.
-pub const FEATURE_VERSION: u32 = 4;
+pub const FEATURE_VERSION: u32 = 5;
 
 /// Features per token from [`extract`] (everything but prediction history).
-pub const BASE_FEATURES: usize = 36;
+pub const BASE_FEATURES: usize = 37;
 
 /// Features per token the model scores: base plus [`add_history`]'s two.
 pub const FEATURES_PER_TOKEN: usize = BASE_FEATURES + 2;
+
+/// Positions (within a token's features) of the word-identity features:
+/// the word, its lowercase, the bigrams with its neighbours and the
+/// headline × word feature. Training may hide them (lexical dropout).
+pub const LEXICAL: &[usize] = &[1, 2, 21, 22, 33];
 
 /// FxHash-style multiplicative hasher for the string sets and maps on the
 /// hot path (gazetteers: ~45k keys parsed on every model load; per-document
@@ -255,6 +260,12 @@ pub fn extract(tokens: &[&str], gaz: &Gazetteer, doc: &DocContext, mask: u32, ou
     let caps: Vec<bool> = tokens.iter().map(|t| is_capitalised(t)).collect();
     let place = gaz.places.mark(&lowers, &caps);
     let org = gaz.orgs.mark(&lowers, &caps);
+    // Given-name / surname bits, only for capitalised tokens.
+    let name: Vec<u8> = lowers
+        .iter()
+        .zip(&caps)
+        .map(|(l, &c)| if c { gaz.persons.code(l) } else { 0 })
+        .collect();
 
     let lower_at = |i: isize| -> &str {
         if i < 0 {
@@ -358,6 +369,12 @@ pub fn extract(tokens: &[&str], gaz: &Gazetteer, doc: &DocContext, mask: u32, ou
         push(Hasher::new(33).bytes(&[u8::from(headline)]).str(&tok.lower));
         push(Hasher::new(34).str(lower_at(ii - 1)).str(&tok.sshape));
         push(Hasher::new(35).str(&tok.sshape).str(lower_at(ii + 1)));
+        push(Hasher::new(36).bytes(&[
+            mark_at(&name, ii - 1),
+            name[i],
+            mark_at(&name, ii + 1),
+            u8::from(headline),
+        ]));
     }
     debug_assert_eq!(out.len(), n * BASE_FEATURES);
 }
@@ -425,9 +442,9 @@ pub fn add_history(tokens: &[&str], base: &[u32], hist: &History, mask: u32, out
         } else {
             0
         };
-        out.push(Hasher::new(36).bytes(&[code]).finish(mask));
+        out.push(Hasher::new(37).bytes(&[code]).finish(mask));
         out.push(
-            Hasher::new(37)
+            Hasher::new(38)
                 .bytes(&[
                     code,
                     u8::from(is_capitalised(tok)),

@@ -119,14 +119,60 @@ impl PhraseList {
     }
 }
 
+/// Given names and surnames (`gazetteer-persons.txt`: a name, a tab, and
+/// `f`, `l` or `fl`), looked up one token at a time.
+#[derive(Debug, Clone, Default)]
+pub struct NameList {
+    first: FxSet,
+    last: FxSet,
+}
+
+impl NameList {
+    /// Parses the list; blank and `#` lines are skipped.
+    pub fn parse(text: &str) -> NameList {
+        let mut list = NameList::default();
+        for line in text.lines() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, kinds) = line.split_once('\t').unwrap_or((line, "f"));
+            let name = norm_lower(name.trim());
+            if kinds.contains('f') {
+                list.first.insert(name.clone());
+            }
+            if kinds.contains('l') {
+                list.last.insert(name);
+            }
+        }
+        list
+    }
+
+    /// Bit 1: a listed given name; bit 2: a listed surname (lowercased key).
+    pub fn code(&self, lower: &str) -> u8 {
+        u8::from(self.first.contains(lower)) | u8::from(self.last.contains(lower)) << 1
+    }
+
+    /// Number of distinct names.
+    pub fn len(&self) -> usize {
+        self.first.union(&self.last).count()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.last.is_empty()
+    }
+}
+
 /// The gazetteers a model was trained with.
 #[derive(Debug, Clone, Default)]
 pub struct Gazetteer {
     pub places: PhraseList,
     pub orgs: PhraseList,
+    pub persons: NameList,
     /// Raw text of the lists, kept so the model file can embed them.
     pub(crate) places_text: String,
     pub(crate) orgs_text: String,
+    pub(crate) persons_text: String,
 }
 
 impl Gazetteer {
@@ -137,7 +183,15 @@ impl Gazetteer {
             orgs: PhraseList::parse(orgs),
             places_text: places.to_owned(),
             orgs_text: orgs.to_owned(),
+            ..Gazetteer::default()
         }
+    }
+
+    /// Adds the text of `gazetteer-persons.txt`.
+    pub fn with_persons(mut self, persons: &str) -> Gazetteer {
+        self.persons = NameList::parse(persons);
+        self.persons_text = persons.to_owned();
+        self
     }
 }
 
@@ -158,5 +212,15 @@ mod tests {
         assert_eq!(list.mark(&lower, &caps), vec![0, 1, 2, 2, 0]);
         let caps = [false, false, true, true, false];
         assert_eq!(list.mark(&lower, &caps), vec![0, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn name_kinds() {
+        let names = NameList::parse("# h\nJohn\tf\nSmith\tl\nJordan\tfl\n");
+        assert_eq!(names.code("john"), 1);
+        assert_eq!(names.code("smith"), 2);
+        assert_eq!(names.code("jordan"), 3);
+        assert_eq!(names.code("said"), 0);
+        assert_eq!(names.len(), 3);
     }
 }

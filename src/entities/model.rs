@@ -19,7 +19,9 @@ use super::gazetteer::Gazetteer;
 use super::{Tag, spans_from_tags};
 
 const MAGIC: &[u8; 8] = b"FWNERMDL";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// Version 1 files have no person-name list; they still load.
+const FORMAT_V1: u32 = 1;
 const NT: usize = Tag::COUNT;
 
 /// Why model bytes could not be loaded.
@@ -157,8 +159,8 @@ impl Model {
     ///
     /// Layout: magic `FWNERMDL`, u32 format version, u32 feature version,
     /// u32 hash bits, u32 tag count, f32 scale, f32×NT start scores,
-    /// f32×NT² transitions, two length-prefixed (u32) UTF-8 gazetteer texts
-    /// (places, orgs), then the weight table stored sparsely: a bitmap with
+    /// f32×NT² transitions, three length-prefixed (u32) UTF-8 gazetteer texts
+    /// (places, orgs, persons), then the weight table stored sparsely: a bitmap with
     /// one bit per bucket and the NT i16 weights of each non-zero bucket.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -175,7 +177,11 @@ impl Model {
         for &v in self.start.iter().chain(&self.trans) {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for text in [&self.gaz.places_text, &self.gaz.orgs_text] {
+        for text in [
+            &self.gaz.places_text,
+            &self.gaz.orgs_text,
+            &self.gaz.persons_text,
+        ] {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
             out.extend_from_slice(text.as_bytes());
         }
@@ -203,7 +209,7 @@ impl Model {
             return Err(ModelError::BadMagic);
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_V1 {
             return Err(ModelError::UnsupportedVersion(version));
         }
         let fv = r.u32()?;
@@ -234,6 +240,11 @@ impl Model {
         }
         let places = r.string()?;
         let orgs = r.string()?;
+        let persons = if version == FORMAT_V1 {
+            String::new()
+        } else {
+            r.string()?
+        };
         let buckets = 1usize << bits;
         let bitmap = r.take(buckets.div_ceil(8))?;
         let mut weights = vec![0i16; buckets * NT];
@@ -257,7 +268,7 @@ impl Model {
             weights,
             trans,
             start,
-            gaz: Gazetteer::from_texts(&places, &orgs),
+            gaz: Gazetteer::from_texts(&places, &orgs).with_persons(&persons),
         })
     }
 }

@@ -20,6 +20,9 @@ use super::model::{Model, viterbi};
 
 const NT: usize = Tag::COUNT;
 
+/// Feature index the perceptron ignores (a cut-off or dropped feature).
+const SKIP: u32 = u32::MAX;
+
 /// Training failures.
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -44,6 +47,14 @@ pub struct TrainOptions {
     pub places_gazetteer: String,
     /// Text of `models/gazetteer-orgs.txt` (may be empty).
     pub orgs_gazetteer: String,
+    /// Text of `models/gazetteer-persons.txt` (may be empty).
+    pub persons_gazetteer: String,
+    /// Features (hash buckets) seen fewer times than this in the training
+    /// data are never updated, so their weights stay zero.
+    pub min_count: u32,
+    /// Probability of hiding a token's word-identity features during one
+    /// training pass (regularises towards shape, affix and context).
+    pub lex_dropout: f32,
 }
 
 impl Default for TrainOptions {
@@ -54,6 +65,9 @@ impl Default for TrainOptions {
             hash_bits: 20,
             places_gazetteer: String::new(),
             orgs_gazetteer: String::new(),
+            persons_gazetteer: String::new(),
+            min_count: 1,
+            lex_dropout: 0.0,
         }
     }
 }
@@ -109,7 +123,8 @@ pub fn train_on_documents(
     if !(12..=22).contains(&options.hash_bits) {
         return Err(TrainError::HashBits(options.hash_bits));
     }
-    let gaz = Gazetteer::from_texts(&options.places_gazetteer, &options.orgs_gazetteer);
+    let gaz = Gazetteer::from_texts(&options.places_gazetteer, &options.orgs_gazetteer)
+        .with_persons(&options.persons_gazetteer);
     let mask = (1u32 << options.hash_bits) - 1;
     let mut examples: Vec<Vec<Example>> = Vec::new();
     for doc in docs {
@@ -133,6 +148,21 @@ pub fn train_on_documents(
     }
 
     let buckets = 1usize << options.hash_bits;
+    if options.min_count > 1 {
+        let mut counts = vec![0u32; buckets];
+        for ex in examples.iter().flatten() {
+            for &f in &ex.base {
+                counts[f as usize] = counts[f as usize].saturating_add(1);
+            }
+        }
+        for ex in examples.iter_mut().flatten() {
+            for f in &mut ex.base {
+                if counts[*f as usize] < options.min_count {
+                    *f = SKIP;
+                }
+            }
+        }
+    }
     let mut p = Perceptron::new(buckets);
     // Documents are shuffled, sentences stay in order inside a document:
     // the prediction-history features need the earlier sentences first,
@@ -150,6 +180,16 @@ pub fn train_on_documents(
             for ex in &examples[d] {
                 let toks: Vec<&str> = ex.tokens.iter().map(String::as_str).collect();
                 features::add_history(&toks, &ex.base, &hist, mask, &mut feats);
+                if options.lex_dropout > 0.0 {
+                    let cut = (f64::from(options.lex_dropout) * (1u64 << 32) as f64) as u64;
+                    for tf in feats.chunks_exact_mut(FEATURES_PER_TOKEN) {
+                        if rng.next() >> 32 < cut {
+                            for &t in features::LEXICAL {
+                                tf[t] = SKIP;
+                            }
+                        }
+                    }
+                }
                 p.emissions(&feats, &mut em);
                 let pred = viterbi(&em, &p.trans, &p.start);
                 p.clock += 1;
@@ -163,6 +203,72 @@ pub fn train_on_documents(
         progress(epoch, &p.averaged(&gaz, options.hash_bits));
     }
     Ok(p.averaged(&gaz, options.hash_bits))
+}
+
+/// Entity strings (lowercased tokens joined by spaces) of the gold spans of
+/// `docs`.
+fn gold_entities(docs: &[Document]) -> std::collections::HashSet<String> {
+    let mut set = std::collections::HashSet::new();
+    for s in docs.iter().flat_map(|d| &d.sentences) {
+        for sp in super::spans_from_tags(&s.tags) {
+            set.insert(features::norm_lower(&s.tokens[sp.start..sp.end].join(" ")));
+        }
+    }
+    set
+}
+
+/// Pooled cross-validation counts for one epoch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CvCounts {
+    /// All held-out entities.
+    pub all: conll::Counts,
+    /// Held-out gold entities whose text never occurs as an entity in the
+    /// training folds, and how many of them were found (`pred` unused):
+    /// the names a model cannot have memorised.
+    pub unseen: conll::Counts,
+}
+
+/// K-fold cross-validation on training documents only: the documents are
+/// cut into `k` contiguous blocks (CoNLL files are in date order, so a
+/// held-out block is later or earlier news, as a real test split is); each
+/// block is tagged by a model trained on the others. Returns, per epoch, the
+/// entity counts pooled over all folds (micro F1 over the whole file).
+/// `progress(fold, epoch, fold_score)` is called as folds are scored.
+pub fn cross_validate(
+    docs: &[Document],
+    k: usize,
+    options: &TrainOptions,
+    mut progress: impl FnMut(usize, usize, &conll::Score),
+) -> Result<Vec<CvCounts>, TrainError> {
+    let k = k.clamp(2, docs.len().max(2));
+    let mut pooled = vec![CvCounts::default(); options.epochs];
+    for fold in 0..k {
+        let (lo, hi) = (fold * docs.len() / k, (fold + 1) * docs.len() / k);
+        let held = &docs[lo..hi];
+        let rest: Vec<Document> = docs[..lo].iter().chain(&docs[hi..]).cloned().collect();
+        let known = gold_entities(&rest);
+        train_on_documents(&rest, options, |epoch, model| {
+            let (pred, score) = conll::evaluate(model, held);
+            let c = &mut pooled[epoch - 1];
+            c.all.gold += score.total.gold;
+            c.all.pred += score.total.pred;
+            c.all.correct += score.total.correct;
+            for (doc, dpred) in held.iter().zip(&pred) {
+                for (s, p) in doc.sentences.iter().zip(dpred) {
+                    let found = super::spans_from_tags(p);
+                    for sp in super::spans_from_tags(&s.tags) {
+                        let text = features::norm_lower(&s.tokens[sp.start..sp.end].join(" "));
+                        if !known.contains(&text) {
+                            c.unseen.gold += 1;
+                            c.unseen.correct += usize::from(found.contains(&sp));
+                        }
+                    }
+                }
+            }
+            progress(fold, epoch, &score);
+        })?;
+    }
+    Ok(pooled)
 }
 
 /// Weights plus the running sums needed for averaging ("lazy" trick: keep
@@ -197,6 +303,9 @@ impl Perceptron {
         for (i, tf) in feats.chunks_exact(FEATURES_PER_TOKEN).enumerate() {
             let e = &mut em[i * NT..(i + 1) * NT];
             for &f in tf {
+                if f == SKIP {
+                    continue;
+                }
                 let row = &self.w[f as usize * NT..(f as usize + 1) * NT];
                 for (a, &w) in e.iter_mut().zip(row) {
                     *a += w;
@@ -213,6 +322,9 @@ impl Perceptron {
             let (g, p) = (gold[i], pred[i]);
             if g != p {
                 for &f in tf {
+                    if f == SKIP {
+                        continue;
+                    }
                     let base = f as usize * NT;
                     self.w[base + g] += 1.0;
                     self.acc[base + g] += c;
@@ -293,6 +405,32 @@ mod tests {
         let tags = tag_document(&a, &[vec!["Anna", "Smith", "left", "Berlin", "."]]);
         assert_eq!(tags[0][0], Tag::B(EntityKind::Person));
         assert_eq!(tags[0][3], Tag::B(EntityKind::Place));
+    }
+
+    #[test]
+    fn cross_validation_pools_every_fold_and_regularisers_are_deterministic() {
+        let text = format!("{DATA}\n{DATA}\n{DATA}\n{DATA}");
+        let docs = conll::read(&text).expect("valid");
+        assert_eq!(docs.len(), 4);
+        let opts = TrainOptions {
+            epochs: 3,
+            hash_bits: 14,
+            min_count: 2,
+            lex_dropout: 0.25,
+            ..TrainOptions::default()
+        };
+        let mut folds = Vec::new();
+        let pooled = cross_validate(&docs, 2, &opts, |fold, epoch, _| folds.push((fold, epoch)))
+            .expect("trains");
+        assert_eq!(pooled.len(), 3);
+        assert_eq!(folds.len(), 6);
+        // Every held-out entity is counted once per epoch (4 per document).
+        assert!(pooled.iter().all(|c| c.all.gold == 16));
+        // Identical documents: nothing held out is unseen.
+        assert!(pooled.iter().all(|c| c.unseen.gold == 0));
+        let a = train_on_documents(&docs, &opts, |_, _| {}).expect("trains");
+        let b = train_on_documents(&docs, &opts, |_, _| {}).expect("trains");
+        assert_eq!(a.to_bytes(), b.to_bytes());
     }
 
     #[test]
