@@ -83,15 +83,11 @@ fn watchlist_files(main: &Path, main_text: &str) -> Vec<PathBuf> {
     // As the loader joins them: a bare file name's parent is the empty path, and the matches
     // then read `watchlists/x.toml` rather than `./watchlists/x.toml`.
     let base = main.parent().unwrap_or(Path::new(""));
-    let mut files = std::collections::BTreeSet::new();
-    for pattern in watchlist_patterns(main_text) {
-        if let Some(full) = base.join(&pattern).to_str()
-            && let Ok(paths) = glob::glob(full)
-        {
-            files.extend(paths.flatten());
-        }
-    }
-    files.into_iter().collect()
+    let patterns: Vec<String> = watchlist_patterns(main_text)
+        .iter()
+        .filter_map(|pattern| base.join(pattern).to_str().map(str::to_owned))
+        .collect();
+    crate::config::watchlist_files(&patterns)
 }
 
 fn watchlist_patterns(main_text: &str) -> Vec<String> {

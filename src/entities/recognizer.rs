@@ -602,6 +602,22 @@ const MIN_SCRIPT_LETTERS: usize = 20;
 /// Latin sentences in a Cyrillic one. Contiguous and covering the text.
 fn language_runs(text: &str, lang: Option<Lang>) -> Vec<(Range<usize>, Option<Lang>)> {
     let cyrillic_article = matches!(lang, Some(Lang::Ru | Lang::Uk));
+    // Most articles hold too few letters of the other script to make a sentence of it:
+    // one pass over the characters spares them the sentence split.
+    let other_script = text
+        .chars()
+        .filter(|&c| {
+            if cyrillic_article {
+                c.is_ascii_alphabetic()
+            } else {
+                matches!(c as u32, 0x0400..=0x052F)
+            }
+        })
+        .take(MIN_SCRIPT_LETTERS)
+        .count();
+    if other_script < MIN_SCRIPT_LETTERS {
+        return vec![(0..text.len(), lang)];
+    }
     let (tokens, sents) = sentences(text);
     let mut runs: Vec<(Range<usize>, Option<Lang>)> = Vec::new();
     for sent in sents.iter().filter(|r| !r.is_empty()) {
