@@ -28,7 +28,7 @@ use crate::feeds::{self, FeedError, FeedItem};
 use crate::fetch::politeness::HostGates;
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Trust, Validators, Want, redacted};
 use crate::scheduler;
-use crate::store::{NewAlert, Sink, Store, StoreError, Story, listing_refresh};
+use crate::store::{NewAlert, PollClaim, Sink, Store, StoreError, Story, listing_refresh};
 use crate::topics::{TopicMatch, TopicSet};
 use futures_util::StreamExt;
 
@@ -70,8 +70,8 @@ pub enum PollError {
     Stopped(String),
     #[error("{0}")]
     Quarantined(String),
-    /// Another instance's poll of this feed is marked as running (or it died and is not yet
-    /// recovered); this one waits.
+    /// Another instance holds this feed's poll (running, or died and not yet recovered), or
+    /// polled it since it came due; this one waits.
     #[error("another poll of this feed is in progress")]
     InProgress,
     #[error("fetching the feed failed: {0}")]
@@ -196,7 +196,8 @@ impl Pipeline {
             recognizer,
             pool: AnalysisPool::per_core(),
             feed_fetches: Arc::new(tokio::sync::Semaphore::new(daemon.max_concurrent_fetches)),
-            hosts: HostGates::new(daemon.per_host_concurrency, daemon.per_host_spacing),
+            hosts: HostGates::new(daemon.per_host_concurrency, daemon.per_host_spacing)
+                .shared_through(store.shared_by_instances().then(|| store.clone())),
             article_hosts: HostGates::new(daemon.per_host_concurrency, Duration::ZERO),
             article_fetches: Arc::new(tokio::sync::Semaphore::new(
                 daemon.max_concurrent_article_fetches,
@@ -275,6 +276,21 @@ impl Pipeline {
     /// together with when to poll it next. A 410 stops the feed; a permanent redirect moves it;
     /// a run of failures longer than the health threshold is reported to the health webhook.
     pub async fn poll(&self, feed: &FeedSpec) -> Result<PollReport, PollError> {
+        self.poll_claimed(feed, PollClaim::IfFree).await
+    }
+
+    /// [`Self::poll`] if the feed is still due when this instance claims it: the daemon's
+    /// scheduled poll, which every instance on the store attempts and one wins
+    /// ([`PollError::InProgress`] for the others).
+    pub async fn poll_due(&self, feed: &FeedSpec) -> Result<PollReport, PollError> {
+        self.poll_claimed(feed, PollClaim::IfDue).await
+    }
+
+    async fn poll_claimed(
+        &self,
+        feed: &FeedSpec,
+        claim: PollClaim,
+    ) -> Result<PollReport, PollError> {
         let state = self.store.feed_state(&feed.name).await?;
         if let Some(reason) = &state.stopped_reason {
             return Err(PollError::Stopped(reason.clone()));
@@ -286,7 +302,7 @@ impl Pipeline {
         // knows, and backs the feed off instead of polling it again at once.
         if !self
             .store
-            .begin_poll(&feed.name, &self.instance, Utc::now())
+            .begin_poll(&feed.name, &self.instance, Utc::now(), claim)
             .await?
         {
             return Err(PollError::InProgress);
@@ -386,8 +402,9 @@ impl Pipeline {
     }
 
     /// Finds the polls that died with their process (any instance's, once its heartbeat is
-    /// older than `dead_after`): each such feed is backed off as after a failure, and after
-    /// [`QUARANTINE_AFTER`] deaths in a row it is quarantined and the health webhook told.
+    /// older than `dead_after`): after one death the feed is polled again at once, after two
+    /// in a row it is backed off as after failures, and after [`QUARANTINE_AFTER`] it is
+    /// quarantined and the health webhook told.
     pub async fn recover_interrupted_polls(&self, dead_after: Duration) -> Result<(), PollError> {
         let now = Utc::now();
         let alive_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
@@ -416,9 +433,16 @@ impl Pipeline {
                     now,
                 )
                 .await?;
+            } else if deaths == 1 {
+                // One death is as likely the process's own end (a deploy, an operator's kill,
+                // the OOM killer) as the feed's doing: the feed stays due, so a surviving
+                // instance takes it over within one lease. Only a second death in a row backs
+                // it off.
+                tracing::warn!(feed = %name,
+                    "the process polling this feed died; the feed is polled again now");
             } else {
                 let next =
-                    now + scheduler::next_poll_delay(feed, &self.config.daemon, deaths + 1, None);
+                    now + scheduler::next_poll_delay(feed, &self.config.daemon, deaths, None);
                 tracing::warn!(feed = %name, deaths, next_poll = %timestamp(next),
                     "the process died during this feed's last poll; backing the feed off");
                 self.store.set_next_poll(&name, next).await?;
@@ -470,10 +494,11 @@ impl Pipeline {
         url: &url::Url,
         validators: &Validators,
     ) -> Result<FeedFetch, PollError> {
-        let _host = self.hosts.enter(url.host_str().unwrap_or_default()).await;
+        let host = self.hosts.enter(url.host_str().unwrap_or_default()).await;
         let Ok(_slot) = self.feed_fetches.acquire().await else {
             return Err(PollError::Stopped("shutting down".into()));
         };
+        host.wait_turn().await;
         let started = std::time::Instant::now();
         let outcome = self.fetch_and_parse(feed, url, validators).await;
         let result = match &outcome {
@@ -719,18 +744,30 @@ impl Pipeline {
         &self,
         feed: &FeedSpec,
     ) -> Result<Vec<AlertPayload>, PollError> {
-        let due = self.store.due_pending_items(&feed.name, Utc::now()).await?;
-        if due.is_empty() {
+        if self
+            .store
+            .due_pending_items(&feed.name, Utc::now())
+            .await?
+            .is_empty()
+        {
             return Ok(Vec::new());
         }
         // Marked like a poll: a page that takes the process down counts against the feed.
         if !self
             .store
-            .begin_poll(&feed.name, &self.instance, Utc::now())
+            .begin_poll(&feed.name, &self.instance, Utc::now(), PollClaim::IfFree)
             .await?
         {
             return Err(PollError::InProgress);
         }
+        // Read again under the mark: another instance may have retried them meanwhile.
+        let due = match self.store.due_pending_items(&feed.name, Utc::now()).await {
+            Ok(due) => due,
+            Err(err) => {
+                self.store.end_poll(&feed.name, &self.instance).await?;
+                return Err(err.into());
+            }
+        };
         let mut alerts = Vec::new();
         let mut outcome = Ok(());
         for pending in &due {
@@ -1048,13 +1085,14 @@ impl Pipeline {
             _ => return Err(PageFailure::lasting("the item link is not an http(s) URL")),
         };
         // Politeness first, so no global slot is held while waiting for a busy host.
-        let _host = self
+        let host = self
             .article_hosts
             .enter(url.host_str().unwrap_or_default())
             .await;
         let Ok(_permit) = self.article_fetches.acquire().await else {
             return Err(PageFailure::lasting("shutting down"));
         };
+        host.wait_turn().await;
         match self
             .fetcher
             .get(&url, &Validators::default(), &Trust::Untrusted, Want::Page)

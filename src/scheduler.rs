@@ -384,7 +384,7 @@ async fn poll_forever(
         // interrupted poll is simply repeated after the restart.
         let result = tokio::select! {
             _ = shutdown.cancelled() => return,
-            result = pipeline.poll(&feed) => result,
+            result = pipeline.poll_due(&feed) => result,
         };
         match result {
             Ok(report) if report.not_modified => {

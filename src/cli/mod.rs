@@ -57,6 +57,7 @@ mod once;
 mod progress;
 mod run;
 mod source;
+mod store;
 mod test;
 mod train;
 mod watchlist;
@@ -151,6 +152,11 @@ enum Command {
         #[command(subcommand)]
         command: FeedsCommand,
     },
+    /// The store itself: copy its state between SQLite and PostgreSQL
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Quality and speed on a labelled set
     Eval {
         #[command(subcommand)]
@@ -192,6 +198,13 @@ enum Command {
         #[arg(long)]
         cv: Option<usize>,
     },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy every feed's state, item, alert and delivery from one store to another (stop the
+    /// daemons on the source first)
+    Migrate(store::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -340,6 +353,9 @@ pub fn main() -> ExitCode {
             format,
         } => block_on(extract::extract_pages(&sources, out_dir.as_deref(), format)),
         Command::Alerts { command } => block_on(alerts::alerts(cli.config.as_deref(), command)),
+        Command::Store {
+            command: StoreCommand::Migrate(args),
+        } => block_on(store::migrate(args)),
         Command::Feeds {
             command: FeedsCommand::Status { format },
         } => block_on(feeds::feeds_status(cli.config.as_deref(), format)),
@@ -475,10 +491,9 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Arc<Config>> {
 }
 
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let config::StoreLocation::Sqlite(path) = &config.daemon.store;
-    Store::open_sqlite(path)
+    Store::open(&config.daemon.store)
         .await
-        .with_context(|| format!("cannot open the store {}", path.display()))
+        .with_context(|| format!("cannot open the store {}", config.daemon.store.shown()))
 }
 
 #[cfg(test)]

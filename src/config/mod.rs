@@ -169,16 +169,80 @@ pub struct Daemon {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     Sqlite(PathBuf),
+    Postgres(PostgresLocation),
+}
+
+/// A PostgreSQL store: its connection URL (which may hold a password, so it is shown only
+/// through [`PostgresLocation::shown`]) and the directory of the config that named it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresLocation {
+    url: String,
+    directory: PathBuf,
+}
+
+impl PostgresLocation {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with its password masked, for messages and logs.
+    pub fn shown(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "postgres://…".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown())
+    }
 }
 
 impl StoreLocation {
-    /// The directory that holds the store; `alerts.jsonl` is written next to it.
+    /// Reads a store URL: `sqlite://PATH` (relative to `base`) or `postgres://…` /
+    /// `postgresql://…`. The error says what is accepted.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
+        if let Some(path) = text.strip_prefix("sqlite://") {
+            return Ok(StoreLocation::Sqlite(base.join(path)));
+        }
+        let scheme = text.split("://").next().unwrap_or_default();
+        if scheme == "postgres" || scheme == "postgresql" {
+            return match text.parse::<sqlx::postgres::PgConnectOptions>() {
+                Ok(_) => Ok(StoreLocation::Postgres(PostgresLocation {
+                    url: text.to_string(),
+                    directory: base.to_path_buf(),
+                })),
+                Err(err) => Err(format!("not a PostgreSQL URL: {err}")),
+            };
+        }
+        Err(format!(
+            "unsupported store `{scheme}`; write \"sqlite://PATH\" or \"postgres://USER@HOST/DATABASE\""
+        ))
+    }
+
+    /// The directory of files kept beside the store (`alerts.jsonl`): the SQLite file's, or
+    /// for PostgreSQL the config's.
     pub fn directory(&self) -> PathBuf {
         match self {
             StoreLocation::Sqlite(path) => path
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from(".")),
+            StoreLocation::Postgres(postgres) => postgres.directory.clone(),
+        }
+    }
+
+    /// The store as messages name it (a PostgreSQL password masked).
+    pub fn shown(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(path) => path.display().to_string(),
+            StoreLocation::Postgres(postgres) => postgres.shown(),
         }
     }
 }
@@ -727,17 +791,12 @@ impl Loader<'_> {
             None => StoreLocation::Sqlite(base.join("feedwatch.db")),
             Some(value) => {
                 let expanded = self.expand(file, value).unwrap_or_default();
-                if let Some(path) = expanded.strip_prefix("sqlite://") {
-                    StoreLocation::Sqlite(base.join(path))
-                } else {
-                    let scheme = expanded.split("://").next().unwrap_or_default();
-                    let message = if scheme == "postgres" || scheme == "postgresql" {
-                        "the PostgreSQL store is not available in this version; use \"sqlite://PATH\"".to_string()
-                    } else {
-                        format!("unsupported store `{scheme}`; write \"sqlite://PATH\"")
-                    };
-                    self.error(file, value.span(), message);
-                    StoreLocation::Sqlite(base.join("feedwatch.db"))
+                match StoreLocation::parse(&expanded, base) {
+                    Ok(location) => location,
+                    Err(message) => {
+                        self.error(file, value.span(), message);
+                        StoreLocation::Sqlite(base.join("feedwatch.db"))
+                    }
                 }
             }
         };

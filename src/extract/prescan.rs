@@ -506,6 +506,8 @@ impl Scan {
         let n = name_of(raw);
         let mut attributes = 0;
         let mut self_closing = false;
+        // `<font>` ends SVG or MathML only with one of these; otherwise it nests there.
+        let mut font_presentation = false;
         loop {
             while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
                 i += 1;
@@ -528,6 +530,7 @@ impl Scan {
                 return Err(PageLimit::TooManyAttributes);
             }
             // The name: up to whitespace, `/`, `>` or `=` (a leading `=` belongs to it).
+            let name_start = i;
             i += 1;
             while b
                 .get(i)
@@ -535,6 +538,10 @@ impl Scan {
             {
                 i += 1;
             }
+            let name = &b[name_start..i];
+            font_presentation |= [&b"color"[..], b"face", b"size"]
+                .iter()
+                .any(|a| name.eq_ignore_ascii_case(a));
             while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
                 i += 1;
             }
@@ -568,7 +575,8 @@ impl Scan {
                 return Err(PageLimit::AttributeTooLong);
             }
         }
-        let html = self.open(n, self_closing)?;
+        let breakout = is_breakout(&n) && (trimmed(&n) != b"font" || font_presentation);
+        let html = self.open(n, self_closing, breakout)?;
         if trimmed(&n) == b"plaintext" && html {
             return Ok(None);
         }
@@ -586,14 +594,15 @@ impl Scan {
     }
 
     /// Applies a start tag; returns whether it was taken as an HTML element (whose content may
-    /// be raw text), not an SVG or MathML one.
-    fn open(&mut self, n: Name, self_closing: bool) -> Result<bool, PageLimit> {
+    /// be raw text), not an SVG or MathML one. `breakout`: the tag ends SVG and MathML (see
+    /// [`is_breakout`]; `<font>` only with a presentational attribute).
+    fn open(&mut self, n: Name, self_closing: bool, breakout: bool) -> Result<bool, PageLimit> {
         self.estimate.elements += 1;
         if self.estimate.elements > MAX_ELEMENTS {
             return Err(PageLimit::TooManyElements);
         }
         if self.in_foreign_content() {
-            if !is_breakout(&n) {
+            if !breakout {
                 // Inside SVG and MathML every tag nests, and `<x/>` closes itself.
                 if !self_closing {
                     self.push(n)?;

@@ -17,7 +17,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::LockedBegin;
 
 use super::{Sink, Store, StoreError, from_millis, millis};
 
@@ -131,76 +133,79 @@ impl Store {
         shape: ClaimShape,
         lease: Duration,
     ) -> Result<Vec<Vec<DueDelivery>>, StoreError> {
-        let now_ms = millis(now);
-        let lease_until = now_ms.saturating_add(lease.as_millis().min(i64::MAX as u128) as i64);
-        // IMMEDIATE takes the write lock up front, so two claimers cannot pick the same rows.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut claimed = Vec::new();
-        while claimed.len() < messages {
-            let (topic, limit) = match shape {
-                ClaimShape::Single => (None, 1),
-                ClaimShape::Batch(rows) => (None, rows.max(1)),
-                ClaimShape::ByTopic(rows) => {
-                    // The topic of the oldest due row; rows claimed earlier in this
-                    // transaction are leased already and so not seen again.
-                    let oldest: Option<String> = sqlx::query_scalar(concat!(
-                        "SELECT a.topic ",
-                        due!(),
-                        " ORDER BY a.created_at, d.alert_id LIMIT 1"
-                    ))
-                    .bind(sink.stored())
-                    .bind(now_ms)
-                    .bind(None::<String>)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match oldest {
-                        Some(topic) => (Some(topic), rows.max(1)),
-                        None => break,
+        on_pool!(self, |pool| {
+            let now_ms = millis(now);
+            let lease_until = now_ms.saturating_add(lease.as_millis().min(i64::MAX as u128) as i64);
+            // Claims of one sink are serialised, so two claimers never pick the same rows.
+            let guard = format!("feedwatch:claims:{}", sink.stored());
+            let mut tx = pool.begin_locked(&guard).await?;
+            let mut claimed = Vec::new();
+            while claimed.len() < messages {
+                let (topic, limit) = match shape {
+                    ClaimShape::Single => (None, 1),
+                    ClaimShape::Batch(rows) => (None, rows.max(1)),
+                    ClaimShape::ByTopic(rows) => {
+                        // The topic of the oldest due row; rows claimed earlier in this
+                        // transaction are leased already and so not seen again.
+                        let oldest: Option<String> = sqlx::query_scalar(concat!(
+                            "SELECT a.topic ",
+                            due!(),
+                            " ORDER BY a.created_at, d.alert_id LIMIT 1"
+                        ))
+                        .bind(sink.stored())
+                        .bind(now_ms)
+                        .bind(None::<String>)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match oldest {
+                            Some(topic) => (Some(topic), rows.max(1)),
+                            None => break,
+                        }
                     }
-                }
-            };
-            let rows = sqlx::query(concat!(
-                "SELECT d.alert_id, a.topic, d.attempts, a.payload, a.created_at ",
-                due!(),
-                " ORDER BY a.created_at, d.alert_id LIMIT $4"
-            ))
-            .bind(sink.stored())
-            .bind(now_ms)
-            .bind(topic.as_deref())
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
-            if rows.is_empty() {
-                break;
-            }
-            let token = new_token();
-            let mut message = Vec::with_capacity(rows.len());
-            for row in rows {
-                let delivery = DueDelivery {
-                    alert_id: row.try_get("alert_id")?,
-                    topic: row.try_get("topic")?,
-                    sink: sink.clone(),
-                    attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
-                    payload: row.try_get("payload")?,
-                    created_at: from_millis(row.try_get("created_at")?),
-                    claim_token: token.clone(),
                 };
-                sqlx::query(
-                    "UPDATE deliveries SET lease_until = $3, claim_token = $4
-                     WHERE alert_id = $1 AND sink = $2",
-                )
-                .bind(&delivery.alert_id)
+                let rows = sqlx::query(concat!(
+                    "SELECT d.alert_id, a.topic, d.attempts, a.payload, a.created_at ",
+                    due!(),
+                    " ORDER BY a.created_at, d.alert_id LIMIT $4"
+                ))
                 .bind(sink.stored())
-                .bind(lease_until)
-                .bind(&token)
-                .execute(&mut *tx)
+                .bind(now_ms)
+                .bind(topic.as_deref())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
                 .await?;
-                message.push(delivery);
+                if rows.is_empty() {
+                    break;
+                }
+                let token = new_token();
+                let mut message = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let delivery = DueDelivery {
+                        alert_id: row.try_get("alert_id")?,
+                        topic: row.try_get("topic")?,
+                        sink: sink.clone(),
+                        attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+                        payload: row.try_get("payload")?,
+                        created_at: from_millis(row.try_get("created_at")?),
+                        claim_token: token.clone(),
+                    };
+                    sqlx::query(
+                        "UPDATE deliveries SET lease_until = $3, claim_token = $4
+                         WHERE alert_id = $1 AND sink = $2",
+                    )
+                    .bind(&delivery.alert_id)
+                    .bind(sink.stored())
+                    .bind(lease_until)
+                    .bind(&token)
+                    .execute(&mut *tx)
+                    .await?;
+                    message.push(delivery);
+                }
+                claimed.push(message);
             }
-            claimed.push(message);
-        }
-        tx.commit().await?;
-        Ok(claimed)
+            tx.commit().await?;
+            Ok(claimed)
+        })
     }
 
     /// Records a message's rows as delivered, all or none. Only rows still held by their claim
@@ -210,25 +215,27 @@ impl Store {
         rows: &[DueDelivery],
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut changed = 0;
-        for row in rows {
-            changed += sqlx::query(
-                "UPDATE deliveries SET status = 'delivered', delivered_at = $4,
-                     attempts = attempts + 1, lease_until = NULL, claim_token = NULL,
-                     last_error = NULL, receiver_hold = 0
-                 WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
-            )
-            .bind(&row.alert_id)
-            .bind(row.sink.stored())
-            .bind(&row.claim_token)
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
-        tx.commit().await?;
-        Ok(changed)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut changed = 0;
+            for row in rows {
+                changed += sqlx::query(
+                    "UPDATE deliveries SET status = 'delivered', delivered_at = $4,
+                         attempts = attempts + 1, lease_until = NULL, claim_token = NULL,
+                         last_error = NULL, receiver_hold = 0
+                     WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
+                )
+                .bind(&row.alert_id)
+                .bind(row.sink.stored())
+                .bind(&row.claim_token)
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
     }
 
     /// Records a failed attempt of a message's rows, all or none: each row is retried at its
@@ -241,50 +248,54 @@ impl Store {
         error: &str,
         receiver_hold: bool,
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut changed = 0;
-        for (row, retry_at) in failures {
-            changed += sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL,
-                     claim_token = NULL, last_error = $4, receiver_hold = $6,
-                     status = CASE WHEN $5 IS NULL THEN 'dead' ELSE 'pending' END,
-                     next_attempt_at = COALESCE($5, next_attempt_at)
-                 WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
-            )
-            .bind(&row.alert_id)
-            .bind(row.sink.stored())
-            .bind(&row.claim_token)
-            .bind(error)
-            .bind(retry_at.map(millis))
-            .bind(receiver_hold && retry_at.is_some())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
-        tx.commit().await?;
-        Ok(changed)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut changed = 0;
+            for (row, retry_at) in failures {
+                changed += sqlx::query(
+                    "UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL,
+                         claim_token = NULL, last_error = $4, receiver_hold = $6,
+                         status = CASE WHEN $5 IS NULL THEN 'dead' ELSE 'pending' END,
+                         next_attempt_at = COALESCE($5, next_attempt_at)
+                     WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
+                )
+                .bind(&row.alert_id)
+                .bind(row.sink.stored())
+                .bind(&row.claim_token)
+                .bind(error)
+                .bind(retry_at.map(millis))
+                .bind(i64::from(receiver_hold && retry_at.is_some()))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
     }
 
     /// Gives claimed rows back unsent, without counting an attempt (a shutdown cut their
     /// request short): they are due again at once for the next sender. Only rows still held
     /// by their claim change; returns how many did.
     pub async fn release(&self, rows: &[DueDelivery]) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut changed = 0;
-        for row in rows {
-            changed += sqlx::query(
-                "UPDATE deliveries SET lease_until = NULL, claim_token = NULL
-                 WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
-            )
-            .bind(&row.alert_id)
-            .bind(row.sink.stored())
-            .bind(&row.claim_token)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
-        tx.commit().await?;
-        Ok(changed)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut changed = 0;
+            for row in rows {
+                changed += sqlx::query(
+                    "UPDATE deliveries SET lease_until = NULL, claim_token = NULL
+                     WHERE alert_id = $1 AND sink = $2 AND claim_token = $3 AND status = 'pending'",
+                )
+                .bind(&row.alert_id)
+                .bind(row.sink.stored())
+                .bind(&row.claim_token)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
     }
 
     /// When `sink`'s next pending delivery can be claimed (due and not leased), so its sender
@@ -293,30 +304,35 @@ impl Store {
         &self,
         sink: &Sink,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0)))
-             FROM deliveries WHERE sink = $1 AND status = 'pending'
-               AND $1 NOT IN (SELECT name FROM webhook_state WHERE disabled_at IS NOT NULL)",
-        )
-        .bind(sink.stored())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(next.map(from_millis))
+        on_pool!(self, |pool| {
+            let next: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until
+                                 ELSE next_attempt_at END)
+                 FROM deliveries WHERE sink = $1 AND status = 'pending'
+                   AND $1 NOT IN (SELECT name FROM webhook_state WHERE disabled_at IS NOT NULL)",
+            )
+            .bind(sink.stored())
+            .fetch_one(pool)
+            .await?;
+            Ok(next.map(from_millis))
+        })
     }
 
     /// Sinks with undelivered (pending or failed) rows, with their counts, so the sender can
     /// name those no configured webhook will ever drain.
     pub async fn sinks_with_pending(&self) -> Result<Vec<(Sink, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT sink, COUNT(*) FROM deliveries WHERE status = 'pending'
-             GROUP BY sink ORDER BY sink",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(sink, count)| (Sink::from_stored(sink), count.max(0) as u64))
-            .collect())
+        on_pool!(self, |pool| {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT sink, COUNT(*) FROM deliveries WHERE status = 'pending'
+                 GROUP BY sink ORDER BY sink",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(sink, count)| (Sink::from_stored(sink), count.max(0) as u64))
+                .collect())
+        })
     }
 
     /// Records the configured URL of a webhook; a webhook disabled under another URL is
@@ -327,22 +343,24 @@ impl Store {
         url_fingerprint: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webhook_state (name, url_fingerprint) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET url_fingerprint = excluded.url_fingerprint,
-                 disabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                    THEN webhook_state.disabled_at END,
-                 disabled_reason = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                        THEN webhook_state.disabled_reason END,
-                 enabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
-                                   THEN webhook_state.enabled_at ELSE $3 END",
-        )
-        .bind(name)
-        .bind(url_fingerprint)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO webhook_state (name, url_fingerprint) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET url_fingerprint = excluded.url_fingerprint,
+                     disabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
+                                        THEN webhook_state.disabled_at END,
+                     disabled_reason = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
+                                            THEN webhook_state.disabled_reason END,
+                     enabled_at = CASE WHEN webhook_state.url_fingerprint = excluded.url_fingerprint
+                                       THEN webhook_state.enabled_at ELSE $3 END",
+            )
+            .bind(name)
+            .bind(url_fingerprint)
+            .bind(millis(now))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Stops deliveries to a webhook (its pending rows wait) until it is enabled again,
@@ -356,45 +374,51 @@ impl Store {
         now: DateTime<Utc>,
         sent_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE webhook_state SET disabled_at = $2, disabled_reason = $3
-             WHERE name = $1 AND (enabled_at IS NULL OR enabled_at <= $4)",
-        )
-        .bind(name)
-        .bind(millis(now))
-        .bind(reason)
-        .bind(millis(sent_at))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed > 0)
+        on_pool!(self, |pool| {
+            let changed = sqlx::query(
+                "UPDATE webhook_state SET disabled_at = $2, disabled_reason = $3
+                 WHERE name = $1 AND (enabled_at IS NULL OR enabled_at <= $4)",
+            )
+            .bind(name)
+            .bind(millis(now))
+            .bind(reason)
+            .bind(millis(sent_at))
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(changed > 0)
+        })
     }
 
     /// Enables a disabled webhook; returns whether it was disabled.
     pub async fn enable_webhook(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE webhook_state SET disabled_at = NULL, disabled_reason = NULL, enabled_at = $2
-             WHERE name = $1 AND disabled_at IS NOT NULL",
-        )
-        .bind(name)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed > 0)
+        on_pool!(self, |pool| {
+            let changed = sqlx::query(
+                "UPDATE webhook_state SET disabled_at = NULL, disabled_reason = NULL, enabled_at = $2
+                 WHERE name = $1 AND disabled_at IS NOT NULL",
+            )
+            .bind(name)
+            .bind(millis(now))
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(changed > 0)
+        })
     }
 
     /// Disabled webhooks with the reason.
     pub async fn disabled_webhooks(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, COALESCE(disabled_reason, '') AS reason FROM webhook_state
-             WHERE disabled_at IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("reason")?)))
-            .collect()
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT name, COALESCE(disabled_reason, '') AS reason FROM webhook_state
+                 WHERE disabled_at IS NOT NULL ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|row| Ok((row.try_get("name")?, row.try_get("reason")?)))
+                .collect()
+        })
     }
 
     /// Deliveries matching `filter`, newest alert first.
@@ -402,60 +426,62 @@ impl Store {
         &self,
         filter: &DeliveryFilter,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        let (status, failed) = match filter.status {
-            None => (None, None),
-            Some(DeliveryStatus::Pending) => (Some("pending"), Some(false)),
-            Some(DeliveryStatus::Failed) => (Some("pending"), Some(true)),
-            Some(DeliveryStatus::Dead) => (Some("dead"), None),
-            Some(DeliveryStatus::Delivered) => (Some("delivered"), None),
-        };
-        let rows = sqlx::query(concat!(
-            "SELECT d.alert_id, a.topic, d.sink, d.status, d.attempts, d.next_attempt_at,
-                    d.last_error, d.delivered_at, a.created_at, a.payload, ",
-            failed!(),
-            " AS failed
-             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE ($1 IS NULL OR d.status = $1)
-               AND ($2 IS NULL OR ",
-            failed!(),
-            " = $2)
-               AND ($3 IS NULL OR d.sink = $3)
-               AND ($4 IS NULL OR a.topic = $4)
-               AND ($5 IS NULL OR d.alert_id = $5)
-             ORDER BY a.created_at DESC, d.alert_id, d.sink LIMIT $6"
-        ))
-        .bind(status)
-        .bind(failed)
-        .bind(filter.sink.as_ref().map(Sink::stored))
-        .bind(filter.topic.as_deref())
-        .bind(filter.alert_id.as_deref())
-        .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let status = match row.try_get::<String, _>("status")?.as_str() {
-                    "delivered" => DeliveryStatus::Delivered,
-                    "dead" => DeliveryStatus::Dead,
-                    _ if row.try_get::<bool, _>("failed")? => DeliveryStatus::Failed,
-                    _ => DeliveryStatus::Pending,
-                };
-                Ok(DeliveryRow {
-                    alert_id: row.try_get("alert_id")?,
-                    topic: row.try_get("topic")?,
-                    sink: Sink::from_stored(row.try_get("sink")?),
-                    status,
-                    attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
-                    next_attempt_at: from_millis(row.try_get("next_attempt_at")?),
-                    last_error: row.try_get("last_error")?,
-                    delivered_at: row
-                        .try_get::<Option<i64>, _>("delivered_at")?
-                        .map(from_millis),
-                    created_at: from_millis(row.try_get("created_at")?),
-                    payload: row.try_get("payload")?,
+        on_pool!(self, |pool| {
+            let (status, failed) = match filter.status {
+                None => (None, None),
+                Some(DeliveryStatus::Pending) => (Some("pending"), Some(false)),
+                Some(DeliveryStatus::Failed) => (Some("pending"), Some(true)),
+                Some(DeliveryStatus::Dead) => (Some("dead"), None),
+                Some(DeliveryStatus::Delivered) => (Some("delivered"), None),
+            };
+            let rows = sqlx::query(concat!(
+                "SELECT d.alert_id, a.topic, d.sink, d.status, d.attempts, d.next_attempt_at,
+                        d.last_error, d.delivered_at, a.created_at, a.payload, ",
+                failed!(),
+                " AS failed
+                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                 WHERE ($1 IS NULL OR d.status = $1)
+                   AND ($2 IS NULL OR ",
+                failed!(),
+                " = $2)
+                   AND ($3 IS NULL OR d.sink = $3)
+                   AND ($4 IS NULL OR a.topic = $4)
+                   AND ($5 IS NULL OR d.alert_id = $5)
+                 ORDER BY a.created_at DESC, d.alert_id, d.sink LIMIT $6"
+            ))
+            .bind(status)
+            .bind(failed)
+            .bind(filter.sink.as_ref().map(Sink::stored))
+            .bind(filter.topic.as_deref())
+            .bind(filter.alert_id.as_deref())
+            .bind(i64::from(filter.limit))
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|row| {
+                    let status = match row.try_get::<String, _>("status")?.as_str() {
+                        "delivered" => DeliveryStatus::Delivered,
+                        "dead" => DeliveryStatus::Dead,
+                        _ if row.try_get::<bool, _>("failed")? => DeliveryStatus::Failed,
+                        _ => DeliveryStatus::Pending,
+                    };
+                    Ok(DeliveryRow {
+                        alert_id: row.try_get("alert_id")?,
+                        topic: row.try_get("topic")?,
+                        sink: Sink::from_stored(row.try_get("sink")?),
+                        status,
+                        attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+                        next_attempt_at: from_millis(row.try_get("next_attempt_at")?),
+                        last_error: row.try_get("last_error")?,
+                        delivered_at: row
+                            .try_get::<Option<i64>, _>("delivered_at")?
+                            .map(from_millis),
+                        created_at: from_millis(row.try_get("created_at")?),
+                        payload: row.try_get("payload")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Makes deliveries due now; only `sink`'s when given. Without `alert_ids`, only failed
@@ -469,25 +495,32 @@ impl Store {
         sink: Option<&Sink>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let ids = serde_json::Value::from(alert_ids.to_vec()).to_string();
-        let changed = sqlx::query(concat!(
-            "UPDATE deliveries AS d SET status = 'pending', next_attempt_at = $1,
-                 receiver_hold = 0
-             WHERE (d.lease_until IS NULL OR d.lease_until <= $1)
-               AND CASE WHEN $2 = 0 THEN d.status = 'dead' OR ",
-            failed!(),
-            " ELSE d.status IN ('pending', 'dead')
-                      AND d.alert_id IN (SELECT value FROM json_each($3)) END
-               AND ($4 IS NULL OR d.sink = $4)"
-        ))
-        .bind(millis(now))
-        .bind(alert_ids.len() as i64)
-        .bind(ids)
-        .bind(sink.map(Sink::stored))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+        on_pool!(self, |pool| {
+            let ids = serde_json::Value::from(alert_ids.to_vec()).to_string();
+            let ids_list = self.dialect().json_values(3);
+            let sql = format!(
+                concat!(
+                    "UPDATE deliveries AS d SET status = 'pending', next_attempt_at = $1,
+                     receiver_hold = 0
+                 WHERE (d.lease_until IS NULL OR d.lease_until <= $1)
+                   AND CASE WHEN $2 = 0 THEN d.status = 'dead' OR ",
+                    failed!(),
+                    " ELSE d.status IN ('pending', 'dead')
+                          AND d.alert_id IN (SELECT value FROM {ids_list}) END
+                   AND ($4 IS NULL OR d.sink = $4)"
+                ),
+                ids_list = ids_list
+            );
+            let changed = sqlx::query(AssertSqlSafe(sql))
+                .bind(millis(now))
+                .bind(alert_ids.len() as i64)
+                .bind(ids)
+                .bind(sink.map(Sink::stored))
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(changed)
+        })
     }
 
     /// Queues every alert created since `since` (of `topic`, when given) for `sink`, again
@@ -499,23 +532,25 @@ impl Store {
         topic: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let changed = sqlx::query(
-            "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
-             SELECT id, $1, 'pending', $2 FROM alerts
-             WHERE created_at >= $3
-               AND (($4 IS NULL AND topic <> '@feed-health') OR topic = $4)
-             ON CONFLICT (alert_id, sink) DO UPDATE SET status = 'pending', attempts = 0,
-                 next_attempt_at = excluded.next_attempt_at, lease_until = NULL,
-                 claim_token = NULL, receiver_hold = 0, last_error = NULL, delivered_at = NULL",
-        )
-        .bind(sink.stored())
-        .bind(millis(now))
-        .bind(millis(since))
-        .bind(topic)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+        on_pool!(self, |pool| {
+            let changed = sqlx::query(
+                "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
+                 SELECT id, $1, 'pending', $2 FROM alerts
+                 WHERE created_at >= $3
+                   AND (($4 IS NULL AND topic <> '@feed-health') OR topic = $4)
+                 ON CONFLICT (alert_id, sink) DO UPDATE SET status = 'pending', attempts = 0,
+                     next_attempt_at = excluded.next_attempt_at, lease_until = NULL,
+                     claim_token = NULL, receiver_hold = 0, last_error = NULL, delivered_at = NULL",
+            )
+            .bind(sink.stored())
+            .bind(millis(now))
+            .bind(millis(since))
+            .bind(topic)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(changed)
+        })
     }
 }
 
@@ -532,20 +567,22 @@ pub struct OutboxDepth {
 impl Store {
     /// Undelivered (pending) deliveries per sink, with the age of the oldest, for `/metrics`.
     pub async fn outbox_depth(&self, now: DateTime<Utc>) -> Result<Vec<OutboxDepth>, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT d.sink, COUNT(*), MIN(a.created_at)
-             FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE d.status = 'pending' GROUP BY d.sink",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(sink, pending, oldest)| OutboxDepth {
-                sink,
-                pending: pending.max(0) as u64,
-                oldest_age_seconds: ((millis(now) - oldest).max(0) as f64) / 1000.0,
-            })
-            .collect())
+        on_pool!(self, |pool| {
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT d.sink, COUNT(*), MIN(a.created_at)
+                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                 WHERE d.status = 'pending' GROUP BY d.sink",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(sink, pending, oldest)| OutboxDepth {
+                    sink,
+                    pending: pending.max(0) as u64,
+                    oldest_age_seconds: ((millis(now) - oldest).max(0) as f64) / 1000.0,
+                })
+                .collect())
+        })
     }
 }

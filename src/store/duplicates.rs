@@ -5,8 +5,9 @@
 //! at once still alert once (the store serialises the two transactions).
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AssertSqlSafe;
 
+use super::backend::{ConnectionDialect, impl_for_connections};
 use super::{StoreError, millis};
 use crate::alerts::payload::{AlertPayload, limits};
 use crate::dedupe::Fingerprint;
@@ -41,10 +42,46 @@ pub(super) struct Copy {
     similarity: f64,
 }
 
+/// The statements of duplicate stories inside the transaction that records an item, for either
+/// backend's connection.
+pub(super) trait StoryStatements {
+    /// Keeps the item's fingerprint and returns the earlier items within the window whose text is
+    /// a near-duplicate of it, most similar first.
+    async fn remember_and_find(
+        &mut self,
+        feed: &str,
+        item: &FeedItem,
+        story: &Story<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Copy>, StoreError>;
+
+    /// The first alert of `topic` on any of `copies` within the window, with that copy's
+    /// similarity.
+    async fn first_alert(
+        &mut self,
+        topic: &str,
+        copies: &[Copy],
+        story: &Story<'_>,
+    ) -> Result<Option<(String, f64)>, StoreError>;
+
+    /// Records `item` as a copy of the story of alert `first`. While no delivery of that alert has
+    /// been tried, its payload lists the copy's URL in `duplicates`; once one has, the payload
+    /// stays as sent, so every retry sends the same bytes.
+    async fn record_copy(
+        &mut self,
+        first: &str,
+        feed: &str,
+        item: &FeedItem,
+        similarity: f64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+impl_for_connections!(StoryStatements {
 /// Keeps the item's fingerprint and returns the earlier items within the window whose text is
 /// a near-duplicate of it, most similar first.
-pub(super) async fn remember_and_find(
-    tx: &mut SqliteConnection,
+async fn remember_and_find(
+    &mut self,
     feed: &str,
     item: &FeedItem,
     story: &Story<'_>,
@@ -52,17 +89,19 @@ pub(super) async fn remember_and_find(
 ) -> Result<Vec<Copy>, StoreError> {
     let keys = story.fingerprint.band_keys();
     let key_list = serde_json::Value::from(keys.to_vec()).to_string();
-    let candidates: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
+    let bands = Self::DIALECT.json_values(1);
+    let candidates: Vec<(String, String, Vec<u8>)> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT f.feed, f.item_key, f.signature FROM fingerprints f
          WHERE (f.feed, f.item_key) IN (
              SELECT DISTINCT b.feed, b.item_key FROM fingerprint_bands b
-             WHERE b.band_key IN (SELECT value FROM json_each($1)) AND b.created_at >= $2
+             WHERE b.band_key IN (SELECT CAST(value AS BIGINT) FROM {bands})
+               AND b.created_at >= $2
              LIMIT $3)",
-    )
+    )))
     .bind(&key_list)
     .bind(millis(story.window_start))
     .bind(MAX_CANDIDATES)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *self)
     .await?;
     let mut copies: Vec<Copy> = candidates
         .into_iter()
@@ -86,25 +125,25 @@ pub(super) async fn remember_and_find(
     .bind(item.key.as_str())
     .bind(story.fingerprint.to_bytes())
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut *self)
     .await?;
-    sqlx::query(
+    sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO fingerprint_bands (band_key, feed, item_key, created_at)
-         SELECT value, $2, $3, $4 FROM json_each($1)",
-    )
+         SELECT CAST(value AS BIGINT), $2, $3, $4 FROM {bands}",
+    )))
     .bind(&key_list)
     .bind(feed)
     .bind(item.key.as_str())
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut *self)
     .await?;
     Ok(copies)
 }
 
 /// The first alert of `topic` on any of `copies` within the window, with that copy's
 /// similarity.
-pub(super) async fn first_alert(
-    tx: &mut SqliteConnection,
+async fn first_alert(
+    &mut self,
     topic: &str,
     copies: &[Copy],
     story: &Story<'_>,
@@ -119,7 +158,7 @@ pub(super) async fn first_alert(
         .bind(&copy.feed)
         .bind(&copy.item_key)
         .bind(millis(story.window_start))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *self)
         .await?;
         if let Some((id, created_at)) = alert
             && first.as_ref().is_none_or(|(at, _, _)| created_at < *at)
@@ -133,8 +172,8 @@ pub(super) async fn first_alert(
 /// Records `item` as a copy of the story of alert `first`. While no delivery of that alert has
 /// been tried, its payload lists the copy's URL in `duplicates`; once one has, the payload
 /// stays as sent, so every retry sends the same bytes.
-pub(super) async fn record_copy(
-    tx: &mut SqliteConnection,
+async fn record_copy(
+    &mut self,
     first: &str,
     feed: &str,
     item: &FeedItem,
@@ -153,7 +192,7 @@ pub(super) async fn record_copy(
     .bind(&item.title)
     .bind(similarity)
     .bind(millis(now))
-    .execute(&mut *tx)
+    .execute(&mut *self)
     .await?;
     let Some(url) = &item.link else {
         return Ok(());
@@ -165,7 +204,7 @@ pub(super) async fn record_copy(
                                 OR d.status <> 'pending'))",
     )
     .bind(first)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *self)
     .await?;
     let Some(mut payload) = unsent.and_then(|p| serde_json::from_str::<AlertPayload>(&p).ok())
     else {
@@ -182,30 +221,33 @@ pub(super) async fn record_copy(
     sqlx::query("UPDATE alerts SET payload = $2 WHERE id = $1")
         .bind(first)
         .bind(serde_json::to_string(&payload).unwrap_or_default())
-        .execute(&mut *tx)
+        .execute(&mut *self)
         .await?;
     Ok(())
 }
+});
 
 impl super::Store {
     /// The copies recorded against an alert, oldest first.
     pub async fn alert_copies(&self, alert_id: &str) -> Result<Vec<AlertCopy>, StoreError> {
-        let rows: Vec<(String, Option<String>, String, f64, i64)> = sqlx::query_as(
-            "SELECT feed, url, title, similarity, seen_at FROM alert_duplicates
-             WHERE alert_id = $1 ORDER BY seen_at, feed",
-        )
-        .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(feed, url, title, similarity, seen_at)| AlertCopy {
-                feed,
-                url,
-                title,
-                similarity,
-                seen_at: super::from_millis(seen_at),
-            })
-            .collect())
+        on_pool!(self, |pool| {
+            let rows: Vec<(String, Option<String>, String, f64, i64)> = sqlx::query_as(
+                "SELECT feed, url, title, similarity, seen_at FROM alert_duplicates
+                 WHERE alert_id = $1 ORDER BY seen_at, feed",
+            )
+            .bind(alert_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(feed, url, title, similarity, seen_at)| AlertCopy {
+                    feed,
+                    url,
+                    title,
+                    similarity,
+                    seen_at: super::from_millis(seen_at),
+                })
+                .collect())
+        })
     }
 }

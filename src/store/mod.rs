@@ -11,25 +11,44 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, SqlSafeStr};
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::feeds::{FeedItem, ItemKey};
 use crate::fetch::Validators;
 
+/// Runs `$body` with `$pool` bound to the store's pool. The body is written once and compiled
+/// once per backend, so each query is the same text on both: SQL that SQLite and PostgreSQL
+/// both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`, `CAST`, `COUNT(*) FILTER`), with
+/// the few constructs they spell differently taken from [`Dialect`].
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod backend;
 mod deliveries;
 mod duplicates;
 mod retention;
+mod transfer;
+#[doc(hidden)]
+pub mod scratch;
 mod websub;
+
+use backend::{Backend, Dialect, LockedBegin, impl_for_connections};
+use duplicates::StoryStatements;
 
 pub use deliveries::{
     ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery, OutboxDepth,
 };
 pub use duplicates::{AlertCopy, Story};
 pub use retention::{PendingItem, Pruned, listing_refresh};
+pub use transfer::{TransferError, TransferReport};
 pub use websub::{HubMode, Subscription, SubscriptionState};
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +123,16 @@ pub struct FeedState {
     pub quarantined_reason: Option<String>,
 }
 
+/// When a poll may claim its feed (see [`Store::begin_poll`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollClaim {
+    /// Only when the feed is due: the daemon's scheduled polls, which every instance on the
+    /// store attempts and one wins.
+    IfDue,
+    /// Whenever no other poll holds it: `once`, and retries of pending article pages.
+    IfFree,
+}
+
 /// An alert ready to be recorded with its item.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
@@ -117,10 +146,20 @@ pub struct NewAlert {
     pub dedupe: bool,
 }
 
+/// The durable state, on SQLite or PostgreSQL; cheap to clone (the clones share one pool).
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
 }
+
+/// Connections per instance to PostgreSQL: enough for the feed tasks, the outbox lanes and the
+/// heartbeat to wait little, few enough that ten instances stay under PostgreSQL's default 100.
+const POSTGRES_CONNECTIONS: u32 = 8;
+
+/// What the store's serialised transactions guard (see [`LockedBegin`]): recording items and
+/// alerts, which must see every alert already recorded, and recovering dead instances' polls.
+const ALERTS_GUARD: &str = "feedwatch:alerts";
+const FEEDS_GUARD: &str = "feedwatch:feeds";
 
 fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -128,70 +167,6 @@ fn millis(time: DateTime<Utc>) -> i64 {
 
 fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn migrator() -> Migrator {
-    let migration = |version, description: &'static str, sql: &'static str| {
-        Migration::new(
-            version,
-            description.into(),
-            MigrationType::Simple,
-            sql.into_sql_str(),
-            false,
-        )
-    };
-    Migrator::with_migrations(vec![
-        migration(
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        ),
-        migration(
-            2,
-            "webhook state",
-            include_str!("../../migrations/sqlite/0002_webhook_state.sql"),
-        ),
-        migration(
-            3,
-            "feed health",
-            include_str!("../../migrations/sqlite/0003_feed_health.sql"),
-        ),
-        migration(
-            4,
-            "host memory",
-            include_str!("../../migrations/sqlite/0004_host_memory.sql"),
-        ),
-        migration(
-            5,
-            "alert links",
-            include_str!("../../migrations/sqlite/0005_alert_links.sql"),
-        ),
-        migration(
-            6,
-            "poll guard",
-            include_str!("../../migrations/sqlite/0006_poll_guard.sql"),
-        ),
-        migration(
-            7,
-            "delivery claims",
-            include_str!("../../migrations/sqlite/0007_delivery_claims.sql"),
-        ),
-        migration(
-            8,
-            "retention",
-            include_str!("../../migrations/sqlite/0008_retention.sql"),
-        ),
-        migration(
-            9,
-            "duplicate stories",
-            include_str!("../../migrations/sqlite/0009_duplicate_stories.sql"),
-        ),
-        migration(
-            10,
-            "websub",
-            include_str!("../../migrations/sqlite/0010_websub.sql"),
-        ),
-    ])
 }
 
 impl Store {
@@ -211,65 +186,115 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        migrator().run(&pool).await?;
-        Ok(Self { pool })
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date. Several
+    /// instances may start at once: the migrator holds an advisory lock while it runs.
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("feedwatch");
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    /// Opens the store the config names.
+    pub async fn open(location: &crate::config::StoreLocation) -> Result<Self, StoreError> {
+        match location {
+            crate::config::StoreLocation::Sqlite(path) => Self::open_sqlite(path).await,
+            crate::config::StoreLocation::Postgres(postgres) => {
+                Self::open_postgres(postgres.url()).await
+            }
+        }
+    }
+
+    /// Which database this store is on.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
     }
 
     /// Makes sure every configured feed has a state row; a feed whose URL changed keeps its
     /// seen items but forgets validators that belonged to the old URL.
     pub async fn register_feed(&self, name: &str, url: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO feeds (name, url) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET url = excluded.url,
-                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
-                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
-                 moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
-                 first_polled_at = CASE WHEN feeds.url = excluded.url THEN feeds.first_polled_at END,
-                 stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END,
-                 quarantined_reason =
-                     CASE WHEN feeds.url = excluded.url THEN feeds.quarantined_reason END,
-                 interrupted_polls =
-                     CASE WHEN feeds.url = excluded.url THEN feeds.interrupted_polls ELSE 0 END",
-        )
-        .bind(name)
-        .bind(url)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO feeds (name, url) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET url = excluded.url,
+                     etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
+                     last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END,
+                     moved_to = CASE WHEN feeds.url = excluded.url THEN feeds.moved_to END,
+                     first_polled_at = CASE WHEN feeds.url = excluded.url THEN feeds.first_polled_at END,
+                     stopped_reason = CASE WHEN feeds.url = excluded.url THEN feeds.stopped_reason END,
+                     quarantined_reason =
+                         CASE WHEN feeds.url = excluded.url THEN feeds.quarantined_reason END,
+                     interrupted_polls =
+                         CASE WHEN feeds.url = excluded.url THEN feeds.interrupted_polls ELSE 0 END",
+            )
+            .bind(name)
+            .bind(url)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn feed_state(&self, name: &str) -> Result<FeedState, StoreError> {
-        let row = sqlx::query(
-            "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures,
-                    moved_to, stopped_reason, last_success_at, last_error, last_error_at,
-                    failing_since, health_alerted, interrupted_polls, quarantined_reason
-             FROM feeds WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map_or(Ok(FeedState::default()), |row| feed_state_from_row(&row))
+        on_pool!(self, |pool| {
+            let row: Option<FeedRow> = sqlx::query_as(
+                "SELECT etag, last_modified, first_polled_at, next_poll_at, consecutive_failures,
+                        moved_to, stopped_reason, last_success_at, last_error, last_error_at,
+                        failing_since, health_alerted, interrupted_polls, quarantined_reason
+                 FROM feeds WHERE name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(FeedState::from).unwrap_or_default())
+        })
     }
 
     /// Which of `keys` this feed has not recorded yet, in the order given.
     /// Items waiting for another try at their article page count as seen: the retry, not the
     /// next poll, deals with them.
     pub async fn unseen(&self, feed: &str, keys: &[&ItemKey]) -> Result<Vec<bool>, StoreError> {
-        let list = serde_json::Value::from(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
-        let seen: std::collections::HashSet<String> = sqlx::query_scalar(
-            "SELECT item_key FROM items
-             WHERE feed = $1 AND item_key IN (SELECT value FROM json_each($2))
-             UNION ALL
-             SELECT item_key FROM pending_items
-             WHERE feed = $1 AND item_key IN (SELECT value FROM json_each($2))",
-        )
-        .bind(feed)
-        .bind(list.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect();
-        Ok(keys.iter().map(|k| !seen.contains(k.as_str())).collect())
+        on_pool!(self, |pool| {
+            let list = serde_json::Value::from(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+            let listed = self.dialect().json_values(2);
+            let seen: std::collections::HashSet<String> =
+                sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT item_key FROM items
+                 WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})
+                 UNION ALL
+                 SELECT item_key FROM pending_items
+                 WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})",
+                )))
+                .bind(feed)
+                .bind(list.to_string())
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect();
+            Ok(keys.iter().map(|k| !seen.contains(k.as_str())).collect())
+        })
     }
 
     /// Records a feed's first poll: its items as seen without alerting, and the poll itself,
@@ -281,19 +306,21 @@ impl Store {
         items: &[&FeedItem],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for item in items {
-            insert_item(&mut tx, feed, item, None, now).await?;
-        }
-        sqlx::query(
-            "UPDATE feeds SET first_polled_at = COALESCE(first_polled_at, $2) WHERE name = $1",
-        )
-        .bind(feed)
-        .bind(millis(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for item in items {
+                tx.insert_item(feed, item, None, now).await?;
+            }
+            sqlx::query(
+                "UPDATE feeds SET first_polled_at = COALESCE(first_polled_at, $2) WHERE name = $1",
+            )
+            .bind(feed)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Records a new item with its alerts and their deliveries, all or nothing. Returns the
@@ -324,150 +351,162 @@ impl Store {
         story: Option<&Story<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM pending_items WHERE feed = $1 AND item_key = $2")
-            .bind(feed)
-            .bind(item.key.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if !insert_item(&mut tx, feed, item, note, now).await? {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        let link = item.link.as_deref().map(crate::feeds::canonical_link);
-        let copies = match story {
-            Some(story) => duplicates::remember_and_find(&mut tx, feed, item, story, now).await?,
-            None => Vec::new(),
-        };
-        let mut created = Vec::new();
-        for alert in alerts {
-            // The same article reached through another feed has already alerted this topic.
-            let mut earlier = None;
-            if let Some(link) = &link {
-                let id: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM alerts WHERE topic = $1 AND link = $2")
-                        .bind(&alert.topic)
-                        .bind(link)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                earlier = id.map(|id| (id, 1.0));
-            }
-            if earlier.is_none()
-                && alert.dedupe
-                && let Some(story) = story
-            {
-                earlier = duplicates::first_alert(&mut tx, &alert.topic, &copies, story).await?;
-            }
-            if let Some((first, similarity)) = earlier {
-                duplicates::record_copy(&mut tx, &first, feed, item, similarity, now).await?;
-                continue;
-            }
-            let inserted = sqlx::query(
-                "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at, link)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (topic, feed, item_key) DO NOTHING",
-            )
-            .bind(&alert.id)
-            .bind(&alert.topic)
-            .bind(feed)
-            .bind(item.key.as_str())
-            .bind(&alert.payload)
-            .bind(millis(now))
-            .bind(link.as_deref())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                continue;
-            }
-            for (sink, due) in &alert.sinks {
-                sqlx::query(
-                    "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
-                     VALUES ($1, $2, 'pending', $3)",
-                )
-                .bind(&alert.id)
-                .bind(sink.stored())
-                .bind(millis(*due))
+        on_pool!(self, |pool| {
+            // Serialised with every other recording, so that two instances recording copies
+            // of one story (or one link through two feeds) see each other's alert.
+            let mut tx = pool.begin_locked(ALERTS_GUARD).await?;
+            sqlx::query("DELETE FROM pending_items WHERE feed = $1 AND item_key = $2")
+                .bind(feed)
+                .bind(item.key.as_str())
                 .execute(&mut *tx)
                 .await?;
+            if !tx.insert_item(feed, item, note, now).await? {
+                tx.rollback().await?;
+                return Ok(Vec::new());
             }
-            created.push(alert.id.clone());
-        }
-        tx.commit().await?;
-        Ok(created)
+            let link = item.link.as_deref().map(crate::feeds::canonical_link);
+            let copies = match story {
+                Some(story) => tx.remember_and_find(feed, item, story, now).await?,
+                None => Vec::new(),
+            };
+            let mut created = Vec::new();
+            for alert in alerts {
+                // The same article reached through another feed has already alerted this topic.
+                let mut earlier = None;
+                if let Some(link) = &link {
+                    let id: Option<String> =
+                        sqlx::query_scalar("SELECT id FROM alerts WHERE topic = $1 AND link = $2")
+                            .bind(&alert.topic)
+                            .bind(link)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    earlier = id.map(|id| (id, 1.0));
+                }
+                if earlier.is_none()
+                    && alert.dedupe
+                    && let Some(story) = story
+                {
+                    earlier = tx.first_alert(&alert.topic, &copies, story).await?;
+                }
+                if let Some((first, similarity)) = earlier {
+                    tx.record_copy(&first, feed, item, similarity, now).await?;
+                    continue;
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO alerts (id, topic, feed, item_key, payload, created_at, link)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (topic, feed, item_key) DO NOTHING",
+                )
+                .bind(&alert.id)
+                .bind(&alert.topic)
+                .bind(feed)
+                .bind(item.key.as_str())
+                .bind(&alert.payload)
+                .bind(millis(now))
+                .bind(link.as_deref())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    continue;
+                }
+                for (sink, due) in &alert.sinks {
+                    sqlx::query(
+                        "INSERT INTO deliveries (alert_id, sink, status, next_attempt_at)
+                         VALUES ($1, $2, 'pending', $3)",
+                    )
+                    .bind(&alert.id)
+                    .bind(sink.stored())
+                    .bind(millis(*due))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                created.push(alert.id.clone());
+            }
+            tx.commit().await?;
+            Ok(created)
+        })
     }
 
     /// Every feed's state, by name, for `feedwatch feeds status`.
     pub async fn feed_states(&self) -> Result<Vec<(String, String, FeedState)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, url, etag, last_modified, first_polled_at, next_poll_at,
-                    consecutive_failures, moved_to, stopped_reason, last_success_at, last_error,
-                    last_error_at, failing_since, health_alerted, interrupted_polls,
-                    quarantined_reason
-             FROM feeds ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("name")?,
-                    row.try_get("url")?,
-                    feed_state_from_row(row)?,
-                ))
-            })
-            .collect()
+        on_pool!(self, |pool| {
+            let rows: Vec<NamedFeedRow> = sqlx::query_as(
+                "SELECT name, url, etag, last_modified, first_polled_at, next_poll_at,
+                        consecutive_failures, moved_to, stopped_reason, last_success_at, last_error,
+                        last_error_at, failing_since, health_alerted, interrupted_polls,
+                        quarantined_reason
+                 FROM feeds ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|row| (row.name, row.url, FeedState::from(row.state)))
+                .collect())
+        })
     }
 
     /// How many feeds are failing (their last poll failed) and how many are not polled at all
     /// (quarantined, or stopped by a 410), for `/metrics`.
     pub async fn feed_health_counts(&self) -> Result<(u64, u64), StoreError> {
-        let (failing, idle): (i64, i64) = sqlx::query_as(
-            "SELECT
-                 COALESCE(SUM(consecutive_failures > 0 AND quarantined_reason IS NULL
-                              AND stopped_reason IS NULL), 0),
-                 COALESCE(SUM(quarantined_reason IS NOT NULL OR stopped_reason IS NOT NULL), 0)
-             FROM feeds",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((failing.max(0) as u64, idle.max(0) as u64))
+        on_pool!(self, |pool| {
+            let (failing, idle): (i64, i64) = sqlx::query_as(
+                "SELECT
+                     COUNT(*) FILTER (WHERE consecutive_failures > 0
+                                      AND quarantined_reason IS NULL AND stopped_reason IS NULL),
+                     COUNT(*) FILTER (WHERE quarantined_reason IS NOT NULL
+                                      OR stopped_reason IS NOT NULL)
+                 FROM feeds",
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok((failing.max(0) as u64, idle.max(0) as u64))
+        })
     }
 
     /// Whether the store answers, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
     }
 
     /// Notes that a feed moved permanently; later polls use the new URL.
     pub async fn record_move(&self, feed: &str, moved_to: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE feeds SET moved_to = $2 WHERE name = $1")
-            .bind(feed)
-            .bind(moved_to)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE feeds SET moved_to = $2 WHERE name = $1")
+                .bind(feed)
+                .bind(moved_to)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Stops polling a feed (410 Gone) until its configured URL changes.
     pub async fn stop_feed(&self, feed: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE feeds SET stopped_reason = $2 WHERE name = $1")
-            .bind(feed)
-            .bind(reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE feeds SET stopped_reason = $2 WHERE name = $1")
+                .bind(feed)
+                .bind(reason)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Records whether the health webhook has been told about the current failure run.
     pub async fn set_health_alerted(&self, feed: &str, alerted: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE feeds SET health_alerted = $2 WHERE name = $1")
-            .bind(feed)
-            .bind(alerted)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE feeds SET health_alerted = $2 WHERE name = $1")
+                .bind(feed)
+                .bind(i64::from(alerted))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Records a feed-health notice as an alert of the pseudo-topic `@feed-health`, so it goes
@@ -509,41 +548,45 @@ impl Store {
         now: DateTime<Utc>,
         next_poll_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE feeds SET
-                 etag = CASE WHEN $2 THEN $3 ELSE etag END,
-                 last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
-                 first_polled_at = COALESCE(first_polled_at, $5),
-                 last_parsed_at = CASE WHEN $7 THEN $5 ELSE last_parsed_at END,
-                 last_success_at = $5, consecutive_failures = 0, next_poll_at = $6,
-                 failing_since = NULL,
-                 poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
-             WHERE name = $1",
-        )
-        .bind(feed)
-        .bind(validators.is_some())
-        .bind(validators.and_then(|v| v.etag.clone()))
-        .bind(validators.and_then(|v| v.last_modified.clone()))
-        .bind(millis(now))
-        .bind(millis(next_poll_at))
-        .bind(parsed)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE feeds SET
+                     etag = CASE WHEN $2 THEN $3 ELSE etag END,
+                     last_modified = CASE WHEN $2 THEN $4 ELSE last_modified END,
+                     first_polled_at = COALESCE(first_polled_at, $5),
+                     last_parsed_at = CASE WHEN $7 THEN $5 ELSE last_parsed_at END,
+                     last_success_at = $5, consecutive_failures = 0, next_poll_at = $6,
+                     failing_since = NULL,
+                     poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
+                 WHERE name = $1",
+            )
+            .bind(feed)
+            .bind(validators.is_some())
+            .bind(validators.and_then(|v| v.etag.clone()))
+            .bind(validators.and_then(|v| v.last_modified.clone()))
+            .bind(millis(now))
+            .bind(millis(next_poll_at))
+            .bind(parsed)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Releases this instance's mark on a feed without recording a poll (after retrying its
     /// pending items between polls).
     pub async fn end_poll(&self, feed: &str, instance: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
-             WHERE name = $1 AND poll_owner = $2",
-        )
-        .bind(feed)
-        .bind(instance)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
+                 WHERE name = $1 AND poll_owner = $2",
+            )
+            .bind(feed)
+            .bind(instance)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn record_poll_failure(
@@ -553,20 +596,22 @@ impl Store {
         now: DateTime<Utc>,
         next_poll_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE feeds SET last_error = $2, last_error_at = $3,
-                 consecutive_failures = consecutive_failures + 1, next_poll_at = $4,
-                 failing_since = COALESCE(failing_since, $3),
-                 poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
-             WHERE name = $1",
-        )
-        .bind(feed)
-        .bind(error)
-        .bind(millis(now))
-        .bind(millis(next_poll_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE feeds SET last_error = $2, last_error_at = $3,
+                     consecutive_failures = consecutive_failures + 1, next_poll_at = $4,
+                     failing_since = COALESCE(failing_since, $3),
+                     poll_started_at = NULL, poll_owner = NULL, interrupted_polls = 0
+                 WHERE name = $1",
+            )
+            .bind(feed)
+            .bind(error)
+            .bind(millis(now))
+            .bind(millis(next_poll_at))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Announces a running process (daemon or `once`) that will poll feeds as `instance`.
@@ -575,66 +620,79 @@ impl Store {
         instance: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO instances (id, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)",
-        )
-        .bind(instance)
-        .bind(i64::from(std::process::id()))
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO instances (id, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(instance)
+            .bind(i64::from(std::process::id()))
+            .bind(millis(now))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Records that `instance` is alive.
     pub async fn heartbeat(&self, instance: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE instances SET heartbeat_at = $2 WHERE id = $1")
-            .bind(instance)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE instances SET heartbeat_at = $2 WHERE id = $1")
+                .bind(instance)
+                .bind(millis(now))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// A clean exit: the instance's unfinished polls were cancelled, not killed, so they are
     /// released without counting against their feeds.
     pub async fn retire_instance(&self, instance: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL WHERE poll_owner = $1",
-        )
-        .bind(instance)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM instances WHERE id = $1")
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE feeds SET poll_started_at = NULL, poll_owner = NULL WHERE poll_owner = $1",
+            )
             .bind(instance)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
+            sqlx::query("DELETE FROM instances WHERE id = $1")
+                .bind(instance)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
-    /// Marks a poll of `feed` as started by `instance`, before any of its work. Returns false
-    /// when another instance's poll of it is still marked (running, or died and not yet
-    /// recovered by [`Store::recover_interrupted_polls`]) or the feed is quarantined.
+    /// Marks a poll of `feed` as started by `instance`, before any of its work: the claim that
+    /// makes one instance poll a feed while the others wait. Returns false when another
+    /// instance's poll of it is still marked (running, or died and not yet recovered by
+    /// [`Store::recover_interrupted_polls`]), when the feed is quarantined, or, with
+    /// [`PollClaim::IfDue`], when it is not due at `now` (another instance polled it first).
     pub async fn begin_poll(
         &self,
         feed: &str,
         instance: &str,
         now: DateTime<Utc>,
+        claim: PollClaim,
     ) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE feeds SET poll_started_at = $3, poll_owner = $2
-             WHERE name = $1 AND quarantined_reason IS NULL
-               AND (poll_owner IS NULL OR poll_owner = $2)",
-        )
-        .bind(feed)
-        .bind(instance)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
+        on_pool!(self, |pool| {
+            let updated = sqlx::query(
+                "UPDATE feeds SET poll_started_at = $3, poll_owner = $2
+                 WHERE name = $1 AND quarantined_reason IS NULL
+                   AND (poll_owner IS NULL OR poll_owner = $2)
+                   AND (NOT $4 OR next_poll_at <= $3)",
+            )
+            .bind(feed)
+            .bind(instance)
+            .bind(millis(now))
+            .bind(claim == PollClaim::IfDue)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(updated == 1)
+        })
     }
 
     /// Finds the polls whose process died: marked as started by an instance that has not
@@ -648,28 +706,30 @@ impl Store {
         alive_since: DateTime<Utc>,
         me: &str,
     ) -> Result<Vec<(String, u32)>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let interrupted: Vec<(String, i64)> = sqlx::query_as(
-            "UPDATE feeds SET interrupted_polls = interrupted_polls + 1,
-                 poll_started_at = NULL, poll_owner = NULL
-             WHERE poll_owner IS NOT NULL AND poll_owner <> $2
-               AND poll_owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)
-             RETURNING name, interrupted_polls",
-        )
-        .bind(millis(alive_since))
-        .bind(me)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1 AND id <> $2")
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_locked(FEEDS_GUARD).await?;
+            let interrupted: Vec<(String, i64)> = sqlx::query_as(
+                "UPDATE feeds SET interrupted_polls = interrupted_polls + 1,
+                     poll_started_at = NULL, poll_owner = NULL
+                 WHERE poll_owner IS NOT NULL AND poll_owner <> $2
+                   AND poll_owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)
+                 RETURNING name, interrupted_polls",
+            )
             .bind(millis(alive_since))
             .bind(me)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(interrupted
-            .into_iter()
-            .map(|(name, count)| (name, count.max(0) as u32))
-            .collect())
+            sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1 AND id <> $2")
+                .bind(millis(alive_since))
+                .bind(me)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(interrupted
+                .into_iter()
+                .map(|(name, count)| (name, count.max(0) as u32))
+                .collect())
+        })
     }
 
     /// Moves a feed's next poll, e.g. to back it off after an interrupted poll.
@@ -678,47 +738,55 @@ impl Store {
         feed: &str,
         next_poll_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE feeds SET next_poll_at = $2 WHERE name = $1")
-            .bind(feed)
-            .bind(millis(next_poll_at))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE feeds SET next_poll_at = $2 WHERE name = $1")
+                .bind(feed)
+                .bind(millis(next_poll_at))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Stops polling a feed whose polls keep taking the process down with them.
     pub async fn quarantine_feed(&self, feed: &str, reason: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE feeds SET quarantined_reason = $2 WHERE name = $1")
-            .bind(feed)
-            .bind(reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE feeds SET quarantined_reason = $2 WHERE name = $1")
+                .bind(feed)
+                .bind(reason)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Lifts a quarantine or a 410 stop and makes the feed due now (`feeds resume`). Returns
     /// whether the feed exists.
     pub async fn resume_feed(&self, feed: &str) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE feeds SET quarantined_reason = NULL, stopped_reason = NULL,
-                 interrupted_polls = 0, next_poll_at = 0
-             WHERE name = $1",
-        )
-        .bind(feed)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
+        on_pool!(self, |pool| {
+            let updated = sqlx::query(
+                "UPDATE feeds SET quarantined_reason = NULL, stopped_reason = NULL,
+                     interrupted_polls = 0, next_poll_at = 0
+                 WHERE name = $1",
+            )
+            .bind(feed)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            Ok(updated == 1)
+        })
     }
 
     /// The learned template blocks of a host's pages, serialised by `extract::HostMemory`.
     pub async fn host_memory(&self, host: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT memory FROM host_memory WHERE host = $1")
-                .bind(host)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        on_pool!(self, |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT memory FROM host_memory WHERE host = $1")
+                    .bind(host)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
     }
 
     pub async fn save_host_memory(
@@ -727,93 +795,170 @@ impl Store {
         memory: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO host_memory (host, memory, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (host) DO UPDATE SET memory = excluded.memory, updated_at = excluded.updated_at",
-        )
-        .bind(host)
-        .bind(memory)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO host_memory (host, memory, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (host) DO UPDATE SET memory = excluded.memory, updated_at = excluded.updated_at",
+            )
+            .bind(host)
+            .bind(memory)
+            .bind(millis(now))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Reserves a start of a request to `host` for this instance: not before `now`, and
+    /// `spacing` after the start reserved before it by any instance on the store. Returns it.
+    pub async fn reserve_host_start(
+        &self,
+        host: &str,
+        now: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let spacing = spacing.as_millis().min(i64::MAX as u128) as i64;
+        on_pool!(self, |pool| {
+            let start: i64 = sqlx::query_scalar(
+                "INSERT INTO host_slots (host, next_start_at) VALUES ($1, $2 + $3)
+                 ON CONFLICT (host) DO UPDATE SET next_start_at =
+                     CASE WHEN host_slots.next_start_at > $2 THEN host_slots.next_start_at
+                          ELSE $2 END + $3
+                 RETURNING next_start_at - $3",
+            )
+            .bind(host)
+            .bind(millis(now))
+            .bind(spacing)
+            .fetch_one(pool)
+            .await?;
+            Ok(from_millis(start))
+        })
+    }
+
+    /// Whether other instances may share this store (PostgreSQL), so that what one process
+    /// would keep in memory (per-host spacing) has to be agreed on in the store.
+    pub fn shared_by_instances(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Alerts that exist, with their payloads (for `alerts show` and audits).
     pub async fn alert_payload(&self, alert_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT payload FROM alerts WHERE id = $1")
-                .bind(alert_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        on_pool!(self, |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT payload FROM alerts WHERE id = $1")
+                    .bind(alert_id)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Every alert id, oldest first.
     pub async fn alert_ids(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM alerts ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        on_pool!(self, |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT id FROM alerts ORDER BY created_at, id")
+                    .fetch_all(pool)
+                    .await?,
+            )
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| {
+            pool.close().await;
+        })
     }
 }
 
-fn feed_state_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<FeedState, StoreError> {
-    let time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(row
-            .try_get::<Option<i64>, _>(column)?
-            .filter(|ms| *ms > 0)
-            .map(from_millis))
-    };
-    Ok(FeedState {
-        validators: Validators {
-            etag: row.try_get("etag")?,
-            last_modified: row.try_get("last_modified")?,
-        },
-        first_polled: row.try_get::<Option<i64>, _>("first_polled_at")?.is_some(),
-        next_poll_at: time("next_poll_at")?,
-        consecutive_failures: row.try_get::<i64, _>("consecutive_failures")?.max(0) as u32,
-        moved_to: row.try_get("moved_to")?,
-        stopped_reason: row.try_get("stopped_reason")?,
-        last_success_at: time("last_success_at")?,
-        last_error: row.try_get("last_error")?,
-        last_error_at: time("last_error_at")?,
-        failing_since: time("failing_since")?,
-        health_alerted: row.try_get::<i64, _>("health_alerted")? != 0,
-        interrupted_polls: row.try_get::<i64, _>("interrupted_polls")?.max(0) as u32,
-        quarantined_reason: row.try_get("quarantined_reason")?,
-    })
+/// A `feeds` row, as [`Store::feed_state`] selects it.
+#[derive(sqlx::FromRow)]
+struct FeedRow {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    first_polled_at: Option<i64>,
+    next_poll_at: i64,
+    consecutive_failures: i64,
+    moved_to: Option<String>,
+    stopped_reason: Option<String>,
+    last_success_at: Option<i64>,
+    last_error: Option<String>,
+    last_error_at: Option<i64>,
+    failing_since: Option<i64>,
+    health_alerted: i64,
+    interrupted_polls: i64,
+    quarantined_reason: Option<String>,
 }
 
-/// Inserts an item unless the feed already has it; returns whether it was new.
-async fn insert_item(
-    tx: &mut sqlx::SqliteConnection,
-    feed: &str,
-    item: &FeedItem,
-    note: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO items (feed, item_key, link, title, first_seen_at, note, last_listed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $5)
-         ON CONFLICT (feed, item_key) DO NOTHING",
-    )
-    .bind(feed)
-    .bind(item.key.as_str())
-    .bind(item.link.as_deref())
-    .bind(&item.title)
-    .bind(millis(now))
-    .bind(note)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+#[derive(sqlx::FromRow)]
+struct NamedFeedRow {
+    name: String,
+    url: String,
+    #[sqlx(flatten)]
+    state: FeedRow,
 }
+
+impl From<FeedRow> for FeedState {
+    fn from(row: FeedRow) -> Self {
+        let time = |ms: Option<i64>| ms.filter(|ms| *ms > 0).map(from_millis);
+        FeedState {
+            validators: Validators {
+                etag: row.etag,
+                last_modified: row.last_modified,
+            },
+            first_polled: row.first_polled_at.is_some(),
+            next_poll_at: time(Some(row.next_poll_at)),
+            consecutive_failures: row.consecutive_failures.max(0) as u32,
+            moved_to: row.moved_to,
+            stopped_reason: row.stopped_reason,
+            last_success_at: time(row.last_success_at),
+            last_error: row.last_error,
+            last_error_at: time(row.last_error_at),
+            failing_since: time(row.failing_since),
+            health_alerted: row.health_alerted != 0,
+            interrupted_polls: row.interrupted_polls.max(0) as u32,
+            quarantined_reason: row.quarantined_reason,
+        }
+    }
+}
+
+/// Statements of the item transactions, for either backend's connection.
+trait ItemStatements {
+    /// Inserts an item unless the feed already has it; returns whether it was new.
+    async fn insert_item(
+        &mut self,
+        feed: &str,
+        item: &FeedItem,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+impl_for_connections!(ItemStatements {
+    async fn insert_item(
+        &mut self,
+        feed: &str,
+        item: &FeedItem,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO items (feed, item_key, link, title, first_seen_at, note, last_listed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $5)
+             ON CONFLICT (feed, item_key) DO NOTHING",
+        )
+        .bind(feed)
+        .bind(item.key.as_str())
+        .bind(item.link.as_deref())
+        .bind(&item.title)
+        .bind(millis(now))
+        .bind(note)
+        .execute(&mut *self)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+});
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,6 @@
 //! states mean and when they change is `crate::websub`'s business; this only keeps them.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{Store, StoreError, from_millis, millis};
 
@@ -110,81 +109,111 @@ macro_rules! select {
     };
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Subscription {
-    let state: String = row.get("state");
-    let mode: Option<String> = row.get("pending_mode");
-    Subscription {
-        feed: row.get("feed"),
-        hub: row.get("hub"),
-        topic: row.get("topic"),
-        callback_id: row.get("callback_id"),
-        secret: row.get("secret"),
-        state: SubscriptionState::from_stored(&state),
-        pending_mode: mode.as_deref().and_then(HubMode::from_stored),
-        requested_at: from_millis(row.get("requested_at")),
-        verified_at: row.get::<Option<i64>, _>("verified_at").map(from_millis),
-        lease_expires_at: row
-            .get::<Option<i64>, _>("lease_expires_at")
-            .map(from_millis),
-        last_error: row.get("last_error"),
+/// A `websub_subscriptions` row as [`select!`] reads it.
+#[derive(sqlx::FromRow)]
+struct SubscriptionRow {
+    feed: String,
+    hub: String,
+    topic: String,
+    callback_id: String,
+    secret: String,
+    state: String,
+    pending_mode: Option<String>,
+    requested_at: i64,
+    verified_at: Option<i64>,
+    lease_expires_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl From<SubscriptionRow> for Subscription {
+    fn from(row: SubscriptionRow) -> Self {
+        Subscription {
+            feed: row.feed,
+            hub: row.hub,
+            topic: row.topic,
+            callback_id: row.callback_id,
+            secret: row.secret,
+            state: SubscriptionState::from_stored(&row.state),
+            pending_mode: row.pending_mode.as_deref().and_then(HubMode::from_stored),
+            requested_at: from_millis(row.requested_at),
+            verified_at: row.verified_at.map(from_millis),
+            lease_expires_at: row.lease_expires_at.map(from_millis),
+            last_error: row.last_error,
+        }
     }
 }
 
 impl Store {
     pub async fn subscription(&self, feed: &str) -> Result<Option<Subscription>, StoreError> {
-        let row = sqlx::query(select!("WHERE feed = $1"))
-            .bind(feed)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(from_row))
+        on_pool!(self, |pool| {
+            let row: Option<SubscriptionRow> = sqlx::query_as(select!("WHERE feed = $1"))
+                .bind(feed)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(Subscription::from))
+        })
     }
 
     pub async fn subscription_by_callback(
         &self,
         callback_id: &str,
     ) -> Result<Option<Subscription>, StoreError> {
-        let row = sqlx::query(select!("WHERE callback_id = $1"))
-            .bind(callback_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(from_row))
+        on_pool!(self, |pool| {
+            let row: Option<SubscriptionRow> = sqlx::query_as(select!("WHERE callback_id = $1"))
+                .bind(callback_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(Subscription::from))
+        })
     }
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        let rows = sqlx::query(select!("ORDER BY feed"))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(from_row).collect())
+        on_pool!(self, |pool| {
+            let rows: Vec<SubscriptionRow> = sqlx::query_as(select!("ORDER BY feed"))
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(Subscription::from).collect())
+        })
     }
 
     /// Writes the feed's subscription, replacing the one it had.
     pub async fn put_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO websub_subscriptions (feed, hub, topic, callback_id, secret,
-                 state, pending_mode, requested_at, verified_at, lease_expires_at, last_error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&sub.feed)
-        .bind(&sub.hub)
-        .bind(&sub.topic)
-        .bind(&sub.callback_id)
-        .bind(&sub.secret)
-        .bind(sub.state.as_str())
-        .bind(sub.pending_mode.map(HubMode::as_str))
-        .bind(millis(sub.requested_at))
-        .bind(sub.verified_at.map(millis))
-        .bind(sub.lease_expires_at.map(millis))
-        .bind(&sub.last_error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO websub_subscriptions (feed, hub, topic, callback_id, secret,
+                     state, pending_mode, requested_at, verified_at, lease_expires_at, last_error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (feed) DO UPDATE SET hub = excluded.hub, topic = excluded.topic,
+                     callback_id = excluded.callback_id, secret = excluded.secret,
+                     state = excluded.state, pending_mode = excluded.pending_mode,
+                     requested_at = excluded.requested_at, verified_at = excluded.verified_at,
+                     lease_expires_at = excluded.lease_expires_at,
+                     last_error = excluded.last_error",
+            )
+            .bind(&sub.feed)
+            .bind(&sub.hub)
+            .bind(&sub.topic)
+            .bind(&sub.callback_id)
+            .bind(&sub.secret)
+            .bind(sub.state.as_str())
+            .bind(sub.pending_mode.map(HubMode::as_str))
+            .bind(millis(sub.requested_at))
+            .bind(sub.verified_at.map(millis))
+            .bind(sub.lease_expires_at.map(millis))
+            .bind(&sub.last_error)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn delete_subscription(&self, feed: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM websub_subscriptions WHERE feed = $1")
-            .bind(feed)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM websub_subscriptions WHERE feed = $1")
+                .bind(feed)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 }
