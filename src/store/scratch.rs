@@ -30,7 +30,7 @@ impl ScratchDatabase {
                 !required,
                 "FEEDWATCH_REQUIRE_POSTGRES=1 but PostgreSQL is unusable: {why}"
             );
-            eprintln!("skipped: the PostgreSQL variant of this test ({why})");
+            announce_skip(&why);
             None
         };
         let server = match PgConnectOptions::from_str(&server_url) {
@@ -70,6 +70,20 @@ impl ScratchDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// Says once per test binary that its PostgreSQL tests were skipped and why. Written to the
+/// process's stderr directly, past the test harness's capture, so `cargo test` shows it.
+fn announce_skip(why: &str) {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: PostgreSQL tests skipped ({why}); they run where FEEDWATCH_TEST_POSTGRES \
+             (default {DEFAULT_SERVER}) reaches a server"
+        );
+    });
 }
 
 impl Drop for ScratchDatabase {

@@ -1062,6 +1062,73 @@ async fn a_copy_of_a_story_is_recorded_against_the_first_alert(backing: &Backing
     assert_eq!(store.alert_copies("A").await.unwrap().len(), 1);
 }
 
+async fn a_scheduled_poll_claims_a_feed_only_while_it_is_due(backing: &Backing) {
+    let store = store(backing).await;
+    let now = Utc::now();
+    // Due: one instance claims it, the other finds it held.
+    assert!(
+        store
+            .begin_poll("f", "a", now, PollClaim::IfDue)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .begin_poll("f", "b", now, PollClaim::IfDue)
+            .await
+            .unwrap()
+    );
+    // `a` polled it and scheduled the next poll: `b`, a moment late, must not poll it again.
+    let next = now + chrono::Duration::seconds(60);
+    store
+        .record_poll_success("f", None, true, now, next)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .begin_poll("f", "b", now, PollClaim::IfDue)
+            .await
+            .unwrap()
+    );
+    // Unless asked to poll whenever free (`once`).
+    assert!(
+        store
+            .begin_poll("f", "b", now, PollClaim::IfFree)
+            .await
+            .unwrap()
+    );
+    store.end_poll("f", "b").await.unwrap();
+    assert!(
+        store
+            .begin_poll("f", "b", next, PollClaim::IfDue)
+            .await
+            .unwrap()
+    );
+}
+
+async fn host_starts_are_reserved_spacing_apart_across_handles(backing: &Backing) {
+    // Two handles on one store stand for two instances.
+    let (one, two) = (store(backing).await, backing.open().await);
+    let now = Utc::now();
+    let spacing = Duration::from_millis(500);
+    let first = one.reserve_host_start("h", now, spacing).await.unwrap();
+    let second = two.reserve_host_start("h", now, spacing).await.unwrap();
+    let third = one.reserve_host_start("h", now, spacing).await.unwrap();
+    assert_eq!(first, from_millis(millis(now)));
+    assert_eq!(second - first, chrono::Duration::milliseconds(500));
+    assert_eq!(third - second, chrono::Duration::milliseconds(500));
+    // Another host is not held up; a start long after the last is not pushed back.
+    assert_eq!(
+        two.reserve_host_start("other", now, spacing).await.unwrap(),
+        first
+    );
+    let later = now + chrono::Duration::seconds(60);
+    assert_eq!(
+        two.reserve_host_start("h", later, spacing).await.unwrap(),
+        from_millis(millis(later))
+    );
+}
+
 /// Runs each named test on SQLite and on a scratch PostgreSQL database (skipped, saying so,
 /// where no server answers): `store::tests::sqlite::NAME` and `store::tests::postgres::NAME`.
 macro_rules! on_both_backends {
@@ -1108,4 +1175,6 @@ on_both_backends!(
     pruning_keeps_what_is_pending_or_still_listed,
     a_feed_unpolled_for_the_whole_period_starts_over_with_a_first_poll,
     a_copy_of_a_story_is_recorded_against_the_first_alert,
+    host_starts_are_reserved_spacing_apart_across_handles,
+    a_scheduled_poll_claims_a_feed_only_while_it_is_due,
 );
