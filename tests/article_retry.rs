@@ -14,7 +14,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::{Daemon, Receiver, Story, article_page};
+use common::{Daemon, Receiver, Story, TestStore, article_page};
 
 #[derive(Default)]
 struct Site {
@@ -84,10 +84,13 @@ async fn a_page_that_fails_twice_then_answers_still_alerts_on_its_full_text() {
     let addr = flaky_site(site.clone()).await;
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "1h"
 first_poll = "alert"
@@ -110,6 +113,7 @@ name = "flaky"
 url = "http://{addr}/rss.xml"
 "#,
         hook = receiver.url(),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{Daemon, NewsSite, Receiver, Story};
+use common::{Daemon, NewsSite, Receiver, Story, TestStore};
 
 /// A feed server that answers slowly enough for every poll of it to still be running when
 /// the test kills the daemon. Records when each request arrived.
@@ -83,6 +83,9 @@ fn feed_status(config: &std::path::Path, feed: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feed_that_keeps_killing_the_daemon_is_backed_off_then_quarantined() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let hits = Arc::new(Mutex::new(Vec::new()));
     let stuck = stuck_feed(hits.clone()).await;
     let site = NewsSite::start().await;
@@ -90,7 +93,7 @@ async fn a_feed_that_keeps_killing_the_daemon_is_backed_off_then_quarantined() {
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "1s"
 jitter = 0.0
@@ -121,6 +124,7 @@ url = "http://{stuck}/stuck.xml"
 "#,
         hook = receiver.url(),
         good = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
-use common::{Daemon, NewsSite, Story};
+use common::{Daemon, NewsSite, Story, TestStore};
 use hmac::{KeyInit, Mac};
 use rand::Rng;
 
@@ -149,11 +149,17 @@ fn stories(count: usize) -> Vec<Story> {
         .collect()
 }
 
-fn write_config(dir: &Path, site: &NewsSite, hook: SocketAddr, extra: &str) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    store: &TestStore,
+    site: &NewsSite,
+    hook: SocketAddr,
+    extra: &str,
+) -> PathBuf {
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "1s"
 first_poll = "alert"
@@ -180,16 +186,15 @@ query = '"mothers and wives"'
 notify = ["hook"]
 "#,
         feed = site.url("/rss.xml"),
+        store = store.config_value(),
     );
     let path = dir.join("feedwatch.toml");
     std::fs::write(&path, config).unwrap();
     path
 }
 
-async fn created_alert_ids(dir: &Path) -> BTreeSet<String> {
-    let store = feedwatch::store::Store::open_sqlite(&dir.join("feedwatch.db"))
-        .await
-        .unwrap();
+async fn created_alert_ids(test_store: &TestStore) -> BTreeSet<String> {
+    let store = test_store.open().await;
     let ids = store.alert_ids().await.unwrap().into_iter().collect();
     store.close().await;
     ids
@@ -207,6 +212,9 @@ async fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> boo
 async fn every_alert_arrives_through_failures_timeouts_and_throttling() {
     use Answer::*;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = NewsSite::start().await;
     for story in stories(12) {
         site.add_rss(story);
@@ -246,7 +254,7 @@ async fn every_alert_arrives_through_failures_timeouts_and_throttling() {
         Ok,
     ]);
     let receiver = ScriptedReceiver::start(script, Duration::ZERO).await;
-    let config = write_config(dir.path(), &site, receiver.addr, "");
+    let config = write_config(dir.path(), &test_store, &site, receiver.addr, "");
     let daemon = Daemon::start(&config, "daemon.log");
 
     wait_until(
@@ -257,7 +265,7 @@ async fn every_alert_arrives_through_failures_timeouts_and_throttling() {
     .await;
     daemon.stop();
 
-    let created = created_alert_ids(dir.path()).await;
+    let created = created_alert_ids(&test_store).await;
     assert_eq!(created.len(), 12);
     assert_eq!(
         receiver.delivered(),
@@ -282,13 +290,16 @@ async fn every_alert_arrives_through_failures_timeouts_and_throttling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_alert_and_invents_none() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = NewsSite::start().await;
     for story in stories(500) {
         site.add_rss(story);
     }
     // A slow receiver, so kills land while requests are in flight.
     let receiver = ScriptedReceiver::start(vec![Answer::Ok], Duration::from_millis(250)).await;
-    let config = write_config(dir.path(), &site, receiver.addr, "");
+    let config = write_config(dir.path(), &test_store, &site, receiver.addr, "");
     let mut rng = rand::rng();
     for round in 0..5 {
         let daemon = Daemon::start(&config, &format!("crash-{round}.log"));
@@ -300,7 +311,7 @@ async fn kill_9_loses_no_alert_and_invents_none() {
             receiver.requests().len()
         );
     }
-    let created = created_alert_ids(dir.path()).await;
+    let created = created_alert_ids(&test_store).await;
     println!(
         "after 5 kills: {} alerts created, {} delivered so far",
         created.len(),
@@ -309,9 +320,7 @@ async fn kill_9_loses_no_alert_and_invents_none() {
     let daemon = Daemon::start(&config, "final.log");
     // Done when the store has nothing left to send (rows a killed daemon had in flight come
     // due again when their lease runs out).
-    let store = feedwatch::store::Store::open_sqlite(&dir.path().join("feedwatch.db"))
-        .await
-        .unwrap();
+    let store = test_store.open().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let filter = feedwatch::store::DeliveryFilter {
@@ -335,7 +344,7 @@ async fn kill_9_loses_no_alert_and_invents_none() {
     store.close().await;
     daemon.stop();
 
-    let created = created_alert_ids(dir.path()).await;
+    let created = created_alert_ids(&test_store).await;
     assert_eq!(created.len(), 500, "one alert per item");
     let seen: BTreeSet<String> = receiver.requests().into_iter().map(|r| r.id).collect();
     assert_eq!(seen, created, "every created id arrived, and no other");
@@ -346,12 +355,21 @@ async fn kill_9_loses_no_alert_and_invents_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digests_group_a_window_and_rate_limits_space_messages() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = NewsSite::start().await;
     for story in stories(5) {
         site.add_rss(story);
     }
     let receiver = ScriptedReceiver::start(vec![Answer::Ok], Duration::ZERO).await;
-    let config = write_config(dir.path(), &site, receiver.addr, "digest = \"2s\"");
+    let config = write_config(
+        dir.path(),
+        &test_store,
+        &site,
+        receiver.addr,
+        "digest = \"2s\"",
+    );
     let daemon = Daemon::start(&config, "digest.log");
     wait_until(Duration::from_secs(20), "the digest arrives", || {
         !receiver.requests().is_empty()
@@ -367,8 +385,17 @@ async fn digests_group_a_window_and_rate_limits_space_messages() {
     assert!(requests[0].id.starts_with("digest_"));
 
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let receiver = ScriptedReceiver::start(vec![Answer::Ok], Duration::ZERO).await;
-    let config = write_config(dir.path(), &site, receiver.addr, "rate_limit = \"2/s\"");
+    let config = write_config(
+        dir.path(),
+        &test_store,
+        &site,
+        receiver.addr,
+        "rate_limit = \"2/s\"",
+    );
     let daemon = Daemon::start(&config, "rate.log");
     wait_until(Duration::from_secs(20), "all 5 alerts arrive", || {
         receiver.requests().len() == 5
@@ -385,12 +412,15 @@ async fn digests_group_a_window_and_rate_limits_space_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_disables_the_webhook_until_retried() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = NewsSite::start().await;
     for story in stories(2) {
         site.add_rss(story);
     }
     let receiver = GoneReceiver::start().await;
-    let config = write_config(dir.path(), &site, receiver.addr, "");
+    let config = write_config(dir.path(), &test_store, &site, receiver.addr, "");
     let daemon = Daemon::start(&config, "gone.log");
     wait_until(Duration::from_secs(20), "the webhook is disabled", || {
         std::fs::read_to_string(dir.path().join("gone.log"))

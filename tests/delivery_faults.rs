@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use common::{Daemon, NewsSite, Receiver, Story};
+use common::{Daemon, NewsSite, Receiver, Story, TestStore};
 use feedwatch::alerts::outbox::Outbox;
 use feedwatch::store::{DeliveryFilter, DeliveryStatus, Sink, Store};
 use tokio::sync::Notify;
@@ -44,6 +44,7 @@ async fn site_with(count: usize) -> NewsSite {
 /// A config whose one topic notifies every webhook of `webhooks` (name, URL, extra keys).
 fn write_config(
     dir: &Path,
+    store: &TestStore,
     site: &NewsSite,
     daemon_extra: &str,
     webhooks: &[(&str, String, &str)],
@@ -61,7 +62,7 @@ fn write_config(
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "1s"
 first_poll = "alert"
@@ -84,14 +85,11 @@ notify = [{names}]
 "#,
         feed = site.url("/rss.xml"),
         names = names.join(", "),
+        store = store.config_value(),
     );
     let path = dir.join("feedwatch.toml");
     std::fs::write(&path, config).unwrap();
     path
-}
-
-async fn open_store(dir: &Path) -> Store {
-    Store::open_sqlite(&dir.join("feedwatch.db")).await.unwrap()
 }
 
 /// Every delivery row, by alert id, for one webhook.
@@ -136,11 +134,15 @@ fn seed_with_once(config: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_webhook_does_not_hold_up_a_healthy_one() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(30).await;
     let stuck = Receiver::start_hanging().await;
     let healthy = Receiver::start().await;
     let config = write_config(
         dir.path(),
+        &test_store,
         &site,
         "shutdown_timeout = \"1s\"",
         &[
@@ -152,7 +154,7 @@ async fn a_hung_webhook_does_not_hold_up_a_healthy_one() {
     let received = healthy.wait_for(30, Duration::from_secs(30)).await;
     // Each webhook has its own request slots: the stuck one holds its 4, no more.
     let held = stuck.held();
-    let store = open_store(dir.path()).await;
+    let store = test_store.open().await;
     let rows = rows_of(&store, "healthy").await;
     store.close().await;
     daemon.stop();
@@ -187,10 +189,14 @@ async fn a_hung_webhook_does_not_hold_up_a_healthy_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_requests_hang_exits_in_time_and_the_next_start_sends_them() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(6).await;
     let hook = Receiver::start_hanging().await;
     let config = write_config(
         dir.path(),
+        &test_store,
         &site,
         "shutdown_timeout = \"2s\"",
         &[("hook", hook.url(), "timeout = \"30s\"")],
@@ -211,7 +217,7 @@ async fn sigterm_while_requests_hang_exits_in_time_and_the_next_start_sends_them
     assert!(log.contains("releasing them for the next start"), "{log}");
 
     // Cut short, not failed: no attempt counted, nothing lost.
-    let store = open_store(dir.path()).await;
+    let store = test_store.open().await;
     let rows = rows_of(&store, "hook").await;
     store.close().await;
     assert_eq!(rows.len(), 6);
@@ -240,11 +246,15 @@ async fn sigterm_while_requests_hang_exits_in_time_and_the_next_start_sends_them
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_in_flight_finish_and_claims_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(6).await;
     let hook = Receiver::start().await;
     hook.set_delay(Duration::from_millis(1500));
     let config = write_config(
         dir.path(),
+        &test_store,
         &site,
         "shutdown_timeout = \"10s\"",
         &[("hook", hook.url(), "timeout = \"30s\"")],
@@ -263,7 +273,7 @@ async fn sigterm_lets_requests_in_flight_finish_and_claims_nothing_more() {
 
     // The four in flight were answered and recorded; the other two were not claimed.
     assert_eq!(hook.received().len(), 4);
-    let store = open_store(dir.path()).await;
+    let store = test_store.open().await;
     let rows = rows_of(&store, "hook").await;
     store.close().await;
     let delivered: BTreeSet<String> = rows
@@ -339,6 +349,9 @@ impl SlowFirstReceiver {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_attempt_is_retried_on_its_schedule_not_after_its_lease() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(1).await;
     // The alert's first attempt fails after 300 ms, while the lane, with nothing else to
     // do, sleeps until the next row could be due: for all it knew then, when the claim's
@@ -347,6 +360,7 @@ async fn a_failed_attempt_is_retried_on_its_schedule_not_after_its_lease() {
     let receiver = SlowFirstReceiver::start(Duration::from_millis(300)).await;
     let config = write_config(
         dir.path(),
+        &test_store,
         &site,
         "",
         &[(
@@ -386,11 +400,15 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
     const ALERTS: usize = 20;
     let lease = Duration::from_millis(400);
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(ALERTS).await;
     // The first request of each alert outlives its lease three times over.
     let receiver = SlowFirstReceiver::start(lease * 3).await;
     let config_path = write_config(
         dir.path(),
+        &test_store,
         &site,
         "",
         &[(
@@ -402,11 +420,11 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
     seed_with_once(&config_path);
     let config = feedwatch::config::load(&config_path).unwrap();
 
-    // Two senders, each with its own connections to the one SQLite file, as two processes.
+    // Two senders, each with its own connections to the one store, as two processes.
     let shutdown = CancellationToken::new();
     let mut senders = Vec::new();
     for _ in 0..2 {
-        let store = open_store(dir.path()).await;
+        let store = test_store.open().await;
         let outbox = Outbox::new(&config, store, Arc::new(Notify::new()))
             .unwrap()
             .with_lease(lease);
@@ -414,7 +432,7 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
     }
 
     // Watches every row: once seen delivered, a row must never be seen otherwise.
-    let watcher_store = open_store(dir.path()).await;
+    let watcher_store = test_store.open().await;
     let delivered: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let undone: Arc<Mutex<Vec<String>>> = Arc::default();
     let watching = CancellationToken::new();
@@ -455,7 +473,7 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
     watching.cancel();
     watcher.await.unwrap();
 
-    let store = open_store(dir.path()).await;
+    let store = test_store.open().await;
     let rows = rows_of(&store, "hook").await;
     store.close().await;
     assert_eq!(rows.len(), ALERTS);
@@ -488,21 +506,70 @@ async fn two_senders_with_expired_leases_never_undo_a_delivery() {
     assert!(twice > 0, "no lease ran out, so the race was not exercised");
 }
 
+/// A plain connection to the test store's database, for the columns `Store` keeps to itself
+/// (claim tokens): the same SQL on either backend.
+enum RawDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl RawDb {
+    async fn connect(store: &TestStore) -> Self {
+        match store {
+            TestStore::Sqlite(dir) => Self::Sqlite(
+                sqlx::SqlitePool::connect(&format!(
+                    "sqlite://{}",
+                    dir.join("feedwatch.db").display()
+                ))
+                .await
+                .unwrap(),
+            ),
+            TestStore::Postgres(db) => {
+                Self::Postgres(sqlx::PgPool::connect(db.url()).await.unwrap())
+            }
+        }
+    }
+
+    async fn fetch_all<T>(&self, sql: &'static str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+            Self::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_rows_wait_unclaimed_and_in_order() {
     const ALERTS: usize = 6;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = site_with(ALERTS).await;
     let receiver = Receiver::start().await;
     let config_path = write_config(
         dir.path(),
+        &test_store,
         &site,
         "",
         &[("hook", receiver.url(), "rate_limit = \"1/400ms\"")],
     );
     seed_with_once(&config_path);
     let config = feedwatch::config::load(&config_path).unwrap();
-    let store = open_store(dir.path()).await;
+    let store = test_store.open().await;
     let order = store.alert_ids().await.unwrap();
     let outbox = Outbox::new(&config, store.clone(), Arc::new(Notify::new())).unwrap();
     let shutdown = CancellationToken::new();
@@ -510,30 +577,22 @@ async fn rate_limited_rows_wait_unclaimed_and_in_order() {
 
     // Looks at the raw rows while they are sent: a row waiting for the limiter is neither
     // claimed nor moved (deferred) nor counted as an attempt.
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("feedwatch.db").display()
-    ))
-    .await
-    .unwrap();
-    let due_at: HashMap<String, i64> =
-        sqlx::query_as("SELECT alert_id, next_attempt_at FROM deliveries")
-            .fetch_all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+    let db = RawDb::connect(&test_store).await;
+    let due_at: HashMap<String, i64> = db
+        .fetch_all("SELECT alert_id, next_attempt_at FROM deliveries")
+        .await
+        .into_iter()
+        .collect();
     let mut most_claimed = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     while receiver.received().len() < ALERTS {
         assert!(Instant::now() < deadline, "not all alerts arrived");
-        let pending: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
-            "SELECT alert_id, next_attempt_at, attempts, claim_token FROM deliveries
-             WHERE status = 'pending'",
-        )
-        .fetch_all(&db)
-        .await
-        .unwrap();
+        let pending: Vec<(String, i64, i64, Option<String>)> = db
+            .fetch_all(
+                "SELECT alert_id, next_attempt_at, attempts, claim_token FROM deliveries
+                 WHERE status = 'pending'",
+            )
+            .await;
         let claimed = pending.iter().filter(|row| row.3.is_some()).count();
         most_claimed = most_claimed.max(claimed);
         for (id, next_attempt_at, attempts, _) in &pending {

@@ -15,7 +15,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::Receiver;
+use common::{Receiver, TestStore};
 
 const STORY: [&str; 6] = [
     "The mothers and wives of mobilised soldiers gathered outside the defence ministry in Moscow on Monday, demanding that their sons and husbands be brought home after more than a year at the front.",
@@ -170,10 +170,13 @@ async fn one_story_from_three_outlets_alerts_once_per_topic() {
 
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 per_host_spacing = "0s"
 allow_private = ["127.0.0.1/32"]
 watchlists = []
@@ -207,6 +210,7 @@ name = "weekly"
 url = "{weekly}/feed/weekly"
 "#,
         hook = receiver.url(),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{Daemon, NewsSite, Received, Receiver, Story};
+use common::{Daemon, NewsSite, Received, Receiver, Story, TestStore};
 use hmac::{KeyInit, Mac};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -114,11 +114,21 @@ fn alerts(received: &[Received]) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn write_config(dir: &std::path::Path, site: &NewsSite, receiver: &Receiver) -> std::path::PathBuf {
+fn write_config(
+    dir: &std::path::Path,
+    store: &TestStore,
+    site: &NewsSite,
+    receiver: &Receiver,
+) -> std::path::PathBuf {
+    // On SQLite the store sits in a directory that does not exist yet, which the daemon makes.
+    let store = match store {
+        TestStore::Sqlite(_) => "\"sqlite://state/feedwatch.db\"".to_string(),
+        TestStore::Postgres(_) => store.config_value(),
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://state/feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "300ms"
 jitter = 0.0
@@ -167,9 +177,12 @@ notify = ["receiver"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_flow_from_feeds_to_webhooks_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let site = NewsSite::start().await;
     let mut receiver = Receiver::start().await;
-    let config = write_config(dir.path(), &site, &receiver);
+    let config = write_config(dir.path(), &test_store, &site, &receiver);
 
     // The backlog present at the first poll is only marked seen.
     site.add_rss(story(

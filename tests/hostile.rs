@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::{Daemon, NewsSite, Receiver, Story};
+use common::{Daemon, NewsSite, Receiver, Story, TestStore};
 
 fn rss(items: &[(&str, &str)]) -> String {
     let items: String = items
@@ -196,6 +196,9 @@ fn peak_rss_mib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_feeds_cost_only_themselves() {
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     // The "private" server: nothing may ever reach it.
     let private_hits = Arc::new(Mutex::new(0usize));
     let private = {
@@ -220,7 +223,7 @@ async fn hostile_feeds_cost_only_themselves() {
     let mut config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "500ms"
 jitter = 0.0
@@ -251,6 +254,7 @@ url = "{good}"
 "#,
         hook = receiver.url(),
         good = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     for name in [
         "bomb", "drip", "endless", "loop-a", "gone", "old", "busy", "ssrf", "sneaky",

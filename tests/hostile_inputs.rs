@@ -21,7 +21,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::{NewsSite, Story};
+use common::{NewsSite, Story, TestStore};
 
 /// CPU allowed per hostile input: the target in release builds; debug builds run the same work
 /// unoptimised, measured at four to eight times slower.
@@ -315,10 +315,13 @@ async fn a_round_among_hostile_documents_still_alerts_within_its_memory_bound() 
     });
 
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let mut config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 per_host_spacing = "0s"
 per_host_concurrency = 8
 fetch_timeout = "20s"
@@ -335,6 +338,7 @@ name = "good"
 url = "{good}"
 "#,
         good = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     for (name, _) in state.feeds.iter() {
         config.push_str(&format!(

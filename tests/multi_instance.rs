@@ -285,7 +285,13 @@ async fn three_instances_share_the_work_and_survive_losing_one() {
     let victim = busiest_instance(database.url(), &daemons).await;
     let killed_at = Instant::now();
     daemons[victim].take().unwrap().kill9();
-    wait_for_alerts(&receiver, &daemons, FEEDS * 2 + FEEDS / 2, Duration::from_secs(90)).await;
+    wait_for_alerts(
+        &receiver,
+        &daemons,
+        FEEDS * 2 + FEEDS / 2,
+        Duration::from_secs(90),
+    )
+    .await;
     feeds.published.store(3, Ordering::SeqCst);
     wait_for_alerts(&receiver, &daemons, expected, Duration::from_secs(90)).await;
     // Long enough after the kill for the dead instance's polls to have been taken over.
@@ -296,7 +302,10 @@ async fn three_instances_share_the_work_and_survive_losing_one() {
     let alerts = received_alerts(&receiver);
     assert_eq!(alerts.len(), expected);
     let doubled: Vec<_> = alerts.iter().filter(|(_, ids)| ids.len() != 1).collect();
-    assert!(doubled.is_empty(), "items alerted more than once: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "items alerted more than once: {doubled:?}"
+    );
     let received_ids: BTreeSet<String> = alerts.values().flatten().cloned().collect();
 
     // Every alert the store holds was delivered, and the store holds no other.
@@ -313,7 +322,10 @@ async fn three_instances_share_the_work_and_survive_losing_one() {
         if pending == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{pending} deliveries still pending");
+        assert!(
+            Instant::now() < deadline,
+            "{pending} deliveries still pending"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let stored: BTreeSet<String> = store.alert_ids().await.unwrap().into_iter().collect();
@@ -332,7 +344,10 @@ async fn three_instances_share_the_work_and_survive_losing_one() {
             .chain([ended - *times.last().unwrap()]);
         for gap in gaps {
             longest = longest.max(gap);
-            assert!(gap <= bound, "feed {n} went unpolled for {gap:?} (bound {bound:?})");
+            assert!(
+                gap <= bound,
+                "feed {n} went unpolled for {gap:?} (bound {bound:?})"
+            );
         }
     }
     // Politeness held across instances: any ten feed requests in a row to one host, from
@@ -368,7 +383,10 @@ async fn three_instances_share_the_work_and_survive_losing_one() {
                 .count()
         })
         .sum();
-    assert!(takeovers > 0, "no poll of the killed instance was taken over");
+    assert!(
+        takeovers > 0,
+        "no poll of the killed instance was taken over"
+    );
     // The work was shared: each surviving instance polled feeds (its log says so).
     let polls_total: usize = polls.values().map(Vec::len).sum();
     let receipts = receiver.received().len();

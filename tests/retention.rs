@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, NewsSite, Receiver, Story};
+use common::{Daemon, NewsSite, Receiver, Story, TestStore};
 
 fn story(slug: &str) -> Story {
     Story {
@@ -40,10 +40,13 @@ async fn old_rows_are_pruned_but_a_still_listed_item_never_alerts_twice() {
     let site = NewsSite::start().await;
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "300ms"
 jitter = 0.0
@@ -68,6 +71,7 @@ url = "{feed}"
 "#,
         hook = receiver.url(),
         feed = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

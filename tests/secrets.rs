@@ -14,7 +14,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::Receiver;
+use common::{Receiver, TestStore};
 
 const PATH_SECRET: &str = "p4th-s3cret-7f2a91";
 const QUERY_SECRET: &str = "qu3ry-s3cret-c0ffee";
@@ -64,10 +64,13 @@ async fn secrets_never_show() {
     let receiver = Receiver::start().await;
 
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 metrics_token = "${{METRICS_TOKEN}}"
 default_interval = "500ms"
@@ -88,6 +91,7 @@ name = "secret"
 url = "http://{addr}/${{FEED_PATH_TOKEN}}/rss?key=${{FEED_QUERY_TOKEN}}"
 "#,
         hook = receiver.url(),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, NewsSite, Receiver, Story};
+use common::{Daemon, NewsSite, Receiver, Story, TestStore};
 
 const TOKEN: &str = "scrape-token-5d1e";
 
@@ -97,6 +97,9 @@ async fn endpoints_metrics_reload_and_systemd() {
     let site = NewsSite::start().await;
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_nonblocking(true).unwrap();
@@ -104,7 +107,7 @@ async fn endpoints_metrics_reload_and_systemd() {
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 metrics_token = "${{FEEDWATCH_METRICS_TOKEN}}"
 default_interval = "300ms"
@@ -123,6 +126,7 @@ url = "{rss}"
 "#,
         hook = receiver.url(),
         rss = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();
@@ -351,10 +355,13 @@ async fn json_logs_are_one_object_per_line_naming_what_they_are_about() {
     let site = NewsSite::start().await;
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:0"
 default_interval = "300ms"
 jitter = 0.0
@@ -378,6 +385,7 @@ url = "{rss}"
 "#,
         hook = receiver.url(),
         rss = site.url("/rss.xml"),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();

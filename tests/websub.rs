@@ -19,7 +19,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::{Daemon, Receiver, Story, article_page};
+use common::{Daemon, Receiver, Story, TestStore, article_page};
 use hmac::{Hmac, KeyInit, Mac};
 use tokio::sync::oneshot;
 
@@ -359,11 +359,14 @@ async fn pushes_alert_fast_signatures_are_checked_and_leases_renew() {
     site.set_hub("news", &hub);
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let port = free_port();
     let config = format!(
         r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}/"
 default_interval = "1s"
@@ -389,6 +392,7 @@ dedupe = false
 "#,
         hook = receiver.url(),
         feed = site.feed_url("news"),
+        store = test_store.config_value(),
     );
     let config_path = dir.path().join("feedwatch.toml");
     std::fs::write(&config_path, config).unwrap();
@@ -636,6 +640,9 @@ async fn polling_resumes_when_the_hub_denies_or_goes_away_and_removed_feeds_unsu
     site.set_hub("vanished", &vanishing);
     site.set_hub("removed", &leaving);
     let dir = tempfile::tempdir().unwrap();
+    let Some(test_store) = TestStore::new(dir.path()).await else {
+        return;
+    };
     let port = free_port();
     let feeds = |names: &[&str]| -> String {
         names
@@ -652,7 +659,7 @@ async fn polling_resumes_when_the_hub_denies_or_goes_away_and_removed_feeds_unsu
         format!(
             r#"
 [daemon]
-store = "sqlite://feedwatch.db"
+store = {store}
 listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
 default_interval = "500ms"
@@ -660,7 +667,8 @@ jitter = 0.0
 per_host_spacing = "0s"
 allow_private = ["127.0.0.1/32"]
 
-{feeds}"#
+{feeds}"#,
+            store = test_store.config_value(),
         )
     };
     let config_path = dir.path().join("feedwatch.toml");

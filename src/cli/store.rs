@@ -24,7 +24,8 @@ pub(super) struct MigrateArgs {
 
 pub(super) async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let here = std::path::Path::new(".");
-    let from = StoreLocation::parse(&args.from, here).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let from =
+        StoreLocation::parse(&args.from, here).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     let to = StoreLocation::parse(&args.to, here).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     if from == to {
         anyhow::bail!("--from and --to name the same store");

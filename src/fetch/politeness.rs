@@ -99,7 +99,11 @@ impl HostPermit {
             return;
         }
         let local = || {
-            let mut next = self.gate.next_start.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = self
+                .gate
+                .next_start
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let start = (*next).max(Instant::now());
             *next = start + self.spacing;
             start

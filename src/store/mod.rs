@@ -35,9 +35,9 @@ mod backend;
 mod deliveries;
 mod duplicates;
 mod retention;
-mod transfer;
 #[doc(hidden)]
 pub mod scratch;
+mod transfer;
 mod websub;
 
 use backend::{Backend, Dialect, LockedBegin, impl_for_connections};

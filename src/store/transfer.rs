@@ -156,10 +156,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("last_error", Text),
         ],
     ),
-    (
-        "host_slots",
-        &[("host", Text), ("next_start_at", Integer)],
-    ),
+    ("host_slots", &[("host", Text), ("next_start_at", Integer)]),
 ];
 
 /// Rows written per target transaction.
@@ -206,7 +203,9 @@ impl Store {
     async fn count_rows(&self, table: &str) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         on_pool!(self, |pool| {
-            let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(pool).await?;
+            let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await?;
             Ok(count.max(0) as u64)
         })
     }

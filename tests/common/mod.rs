@@ -1,7 +1,8 @@
 //! Real local servers for integration tests, all on 127.0.0.1: a news site (RSS and Atom feeds
 //! plus article pages wrapped in realistic boilerplate) and a webhook receiver that can be
 //! taken down and brought back on the same port, or made to hang (accept a request and never
-//! answer it). Also runs the feedwatch binary as a daemon.
+//! answer it). Also runs the feedwatch binary as a daemon, and gives each test a store on the
+//! backend `FEEDWATCH_TEST_STORE` names (see [`TestStore`]).
 
 #![allow(dead_code)]
 
@@ -18,6 +19,8 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use feedwatch::store::Store;
+use feedwatch::store::scratch::ScratchDatabase;
 use tokio::sync::oneshot;
 
 /// One story on the fake news site.
@@ -504,5 +507,46 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The store a test's daemon uses, on the backend `FEEDWATCH_TEST_STORE` names: `sqlite` (the
+/// default) or `postgres`. It owns what the store lives in: for SQLite, nothing (the file sits
+/// in the test's directory, which the test owns); for PostgreSQL, a throwaway database that is
+/// dropped with this value, so keep it alive as long as any daemon uses it.
+pub enum TestStore {
+    /// `sqlite://feedwatch.db` beside the config in this directory.
+    Sqlite(PathBuf),
+    Postgres(ScratchDatabase),
+}
+
+impl TestStore {
+    /// A fresh store for a config written in `dir`; `None` when the PostgreSQL run has no server
+    /// (`ScratchDatabase` has then said the test is skipped), so tests write
+    /// `let Some(store) = TestStore::new(dir).await else { return };`.
+    pub async fn new(dir: &Path) -> Option<Self> {
+        match std::env::var("FEEDWATCH_TEST_STORE").as_deref() {
+            Ok("sqlite") | Ok("") | Err(_) => Some(Self::Sqlite(dir.to_path_buf())),
+            Ok("postgres") => ScratchDatabase::create().await.map(Self::Postgres),
+            Ok(other) => panic!("FEEDWATCH_TEST_STORE={other}: expected sqlite or postgres"),
+        }
+    }
+
+    /// What follows `store = ` in the `[daemon]` table, quoted: SQLite stays relative to the
+    /// config, as users write it.
+    pub fn config_value(&self) -> String {
+        match self {
+            Self::Sqlite(_) => "\"sqlite://feedwatch.db\"".to_string(),
+            Self::Postgres(db) => format!("\"{}\"", db.url()),
+        }
+    }
+
+    /// Opens the store, as the daemon would, for a test to look inside.
+    pub async fn open(&self) -> Store {
+        match self {
+            Self::Sqlite(dir) => Store::open_sqlite(&dir.join("feedwatch.db")).await,
+            Self::Postgres(db) => Store::open_postgres(db.url()).await,
+        }
+        .expect("the test store opens")
     }
 }
