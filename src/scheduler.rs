@@ -150,6 +150,7 @@ pub async fn run(
         feeds = config.feeds.len(),
         topics = config.topics.len(),
         webhooks = config.webhooks.len(),
+        store = store.backend_name(),
         "feedwatch running"
     );
     systemd::ready(&format!("polling {} feeds", config.feeds.len()));

@@ -1,10 +1,11 @@
 //! The durable state: feed polling state, seen items, alerts and the delivery outbox, in SQLite
-//! (WAL, one file). Its one promise is exactly-once alerting: a new item and the alerts it
-//! causes are written in one transaction, and the unique key (topic, feed, item) makes a
-//! second attempt a no-op, so neither a restart nor a crash re-creates or loses an alert.
-//! Deliveries are claimed with a lease and a token (`deliveries`), so a crashed sender's rows
-//! become due again and a late one cannot overwrite a newer result.
-//! Times are stored as unix milliseconds. No other module writes SQL.
+//! (WAL, one file) or in PostgreSQL, where several instances share it (`backend`). Its one
+//! promise is exactly-once alerting: a new item and the alerts it causes are written in one
+//! transaction, and the unique key (topic, feed, item) makes a second attempt a no-op, so
+//! neither a restart, a crash nor a second instance re-creates or loses an alert. Polls are
+//! claimed per feed ([`Store::begin_poll`]) and deliveries with a lease and a token
+//! (`deliveries`), so a dead process's work comes due again and a late one cannot overwrite a
+//! newer result. Times are stored as unix milliseconds. No other module writes SQL.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -282,10 +283,10 @@ impl Store {
             let seen: std::collections::HashSet<String> =
                 sqlx::query_scalar(AssertSqlSafe(format!(
                     "SELECT item_key FROM items
-                 WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})
-                 UNION ALL
-                 SELECT item_key FROM pending_items
-                 WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})",
+                     WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})
+                     UNION ALL
+                     SELECT item_key FROM pending_items
+                     WHERE feed = $1 AND item_key IN (SELECT value FROM {listed})",
                 )))
                 .bind(feed)
                 .bind(list.to_string())
