@@ -92,6 +92,12 @@ pub async fn run(
     let (configs_tx, configs) = watch::channel(config.clone());
     let outbox = Outbox::new(&config, store.clone(), wake.clone())?;
     tracker.spawn(outbox.run(shutdown.clone(), Some(configs.clone())));
+    // Deliveries other instances on a shared store queue wake this outbox too.
+    tracker.spawn({
+        let store = store.clone();
+        let (wake, shutdown) = (wake.clone(), shutdown.clone());
+        async move { store.wake_on_deliveries(wake, shutdown).await }
+    });
 
     let mut pipeline = Pipeline::new(config.clone(), store.clone(), wake)?;
     if listener.is_some() {

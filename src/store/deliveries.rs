@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::LockedBegin;
+use super::notify::AnnounceDeliveries;
 
 use super::{Sink, Store, StoreError, from_millis, millis};
 
@@ -402,6 +403,9 @@ impl Store {
             .execute(pool)
             .await?
             .rows_affected();
+            if changed > 0 {
+                pool.acquire().await?.announce_deliveries().await?;
+            }
             Ok(changed > 0)
         })
     }
@@ -519,6 +523,9 @@ impl Store {
                 .execute(pool)
                 .await?
                 .rows_affected();
+            if changed > 0 {
+                pool.acquire().await?.announce_deliveries().await?;
+            }
             Ok(changed)
         })
     }
@@ -549,6 +556,9 @@ impl Store {
             .execute(pool)
             .await?
             .rows_affected();
+            if changed > 0 {
+                pool.acquire().await?.announce_deliveries().await?;
+            }
             Ok(changed)
         })
     }

@@ -35,6 +35,7 @@ macro_rules! on_pool {
 mod backend;
 mod deliveries;
 mod duplicates;
+mod notify;
 mod retention;
 #[doc(hidden)]
 pub mod scratch;
@@ -43,6 +44,7 @@ mod websub;
 
 use backend::{Backend, Dialect, LockedBegin, impl_for_connections};
 use duplicates::StoryStatements;
+use notify::AnnounceDeliveries;
 
 pub use deliveries::{
     ClaimShape, DeliveryFilter, DeliveryRow, DeliveryStatus, DueDelivery, OutboxDepth,
@@ -423,6 +425,9 @@ impl Store {
                     .await?;
                 }
                 created.push(alert.id.clone());
+            }
+            if !created.is_empty() {
+                tx.announce_deliveries().await?;
             }
             tx.commit().await?;
             Ok(created)

@@ -1178,3 +1178,78 @@ on_both_backends!(
     host_starts_are_reserved_spacing_apart_across_handles,
     a_scheduled_poll_claims_a_feed_only_while_it_is_due,
 );
+
+/// Several instances starting at once on an empty database: one migrates while the others wait
+/// on the migrator's advisory lock, and all of them come up.
+#[tokio::test]
+async fn instances_starting_at_once_on_postgres_all_migrate() {
+    let Some(database) = scratch::ScratchDatabase::create().await else {
+        return;
+    };
+    let url = database.url();
+    let (a, b, c) = tokio::join!(
+        Store::open_postgres(url),
+        Store::open_postgres(url),
+        Store::open_postgres(url)
+    );
+    for store in [a, b, c] {
+        let store = store.unwrap();
+        store
+            .register_feed("f", "http://127.0.0.1/feed")
+            .await
+            .unwrap();
+        store.close().await;
+    }
+}
+
+/// An alert recorded by one instance wakes the outbox of another at once (PostgreSQL's
+/// notifications), and so does `alerts retry` from the command line.
+#[tokio::test]
+async fn deliveries_queued_by_one_instance_wake_the_others_on_postgres() {
+    let Some(database) = scratch::ScratchDatabase::create().await else {
+        return;
+    };
+    let one = Store::open_postgres(database.url()).await.unwrap();
+    let two = Store::open_postgres(database.url()).await.unwrap();
+    one.register_feed("f", "http://127.0.0.1/feed")
+        .await
+        .unwrap();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listening = tokio::spawn({
+        let (two, wake, shutdown) = (two.clone(), wake.clone(), shutdown.clone());
+        async move { two.wake_on_deliveries(wake, shutdown).await }
+    });
+    let quiet = std::time::Duration::from_millis(500);
+    assert!(
+        tokio::time::timeout(quiet, wake.notified()).await.is_err(),
+        "woken with nothing queued"
+    );
+    let now = Utc::now();
+    one.record_item(
+        "f",
+        &item("a"),
+        None,
+        &[alert("1", "t", vec![Sink::Stdout])],
+        now,
+    )
+    .await
+    .unwrap();
+    let soon = std::time::Duration::from_secs(5);
+    tokio::time::timeout(soon, wake.notified())
+        .await
+        .expect("the other instance was woken");
+    // An item already recorded queues nothing, and wakes nobody.
+    one.record_item(
+        "f",
+        &item("a"),
+        None,
+        &[alert("2", "t", vec![Sink::Stdout])],
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(tokio::time::timeout(quiet, wake.notified()).await.is_err());
+    shutdown.cancel();
+    listening.await.unwrap();
+}
