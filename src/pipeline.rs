@@ -408,11 +408,12 @@ impl Pipeline {
     pub async fn recover_interrupted_polls(&self, dead_after: Duration) -> Result<(), PollError> {
         let now = Utc::now();
         let alive_since = now - chrono::Duration::from_std(dead_after).unwrap_or_default();
-        for (name, deaths) in self
+        let recovered = self
             .store
             .recover_interrupted_polls(alive_since, &self.instance)
-            .await?
-        {
+            .await?;
+        let any_recovered = !recovered.is_empty();
+        for (name, deaths) in recovered {
             let Some(feed) = self.config.feeds.iter().find(|f| f.name == name) else {
                 continue;
             };
@@ -447,6 +448,11 @@ impl Pipeline {
                     "the process died during this feed's last poll; backing the feed off");
                 self.store.set_next_poll(&name, next).await?;
             }
+        }
+        if any_recovered {
+            // This instance's tasks of those feeds wait for whoever held them; now that the
+            // feeds are free (and backed off where they must be), they look again.
+            self.websub.rescheduled().notify_waiters();
         }
         Ok(())
     }

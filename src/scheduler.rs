@@ -31,6 +31,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A process silent for this long is dead, and the polls it left marked were interrupted.
 pub const DEAD_AFTER: Duration = Duration::from_secs(10);
+/// How often a task whose feed another instance holds looks again (it is also woken when a
+/// dead instance's polls are recovered).
+const CLAIM_RECHECK: Duration = DEAD_AFTER;
 /// How often a stopped or quarantined feed's task looks whether it was resumed.
 const RESUME_CHECK: Duration = Duration::from_secs(30);
 
@@ -84,9 +87,12 @@ pub async fn run(
         })?),
         None => None,
     };
-    for feed in &config.feeds {
-        store.register_feed(&feed.name, feed.url.as_str()).await?;
-    }
+    let feeds: Vec<(&str, &str)> = config
+        .feeds
+        .iter()
+        .map(|feed| (feed.name.as_str(), feed.url.as_str()))
+        .collect();
+    store.register_feeds(&feeds).await?;
     let tracker = TaskTracker::new();
     let wake = Arc::new(Notify::new());
     let (configs_tx, configs) = watch::channel(config.clone());
@@ -402,11 +408,15 @@ async fn poll_forever(
                 alerts = report.alerts.len(), first_poll = report.marked_seen, "polled"
             ),
             Err(PollError::InProgress) => {
-                // Another process's poll of this feed is marked: it is running, or it died
-                // and the heartbeat will soon recover it (and back the feed off).
+                // Another instance holds this feed: it is polling it and will schedule the
+                // next poll, or it died, and the heartbeat that recovers its polls wakes this
+                // task (`rescheduled`). Looking again only now and then keeps the instances
+                // that lost the race from loading the store with claims meanwhile.
                 tracing::debug!(feed = %feed.name, "another poll of this feed is marked as running");
-                if !pause(HEARTBEAT).await {
-                    return;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(CLAIM_RECHECK) => {}
+                    _ = &mut rescheduled => {}
                 }
             }
             Err(PollError::Stopped(_) | PollError::Quarantined(_)) => {}

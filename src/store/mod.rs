@@ -23,9 +23,16 @@ use crate::fetch::Validators;
 /// once per backend, so each query is the same text on both: SQL that SQLite and PostgreSQL
 /// both accept (`$N` parameters, `ON CONFLICT`, `RETURNING`, `CAST`, `COUNT(*) FILTER`), with
 /// the few constructs they spell differently taken from [`Dialect`].
+/// `on_pool!(liveness self, …)` runs on the connection kept for heartbeats instead.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+    (liveness $store:expr, |$pool:ident| $body:expr) => {
+        match &$store.liveness {
             $crate::store::Backend::Sqlite($pool) => $body,
             $crate::store::Backend::Postgres($pool) => $body,
         }
@@ -153,11 +160,19 @@ pub struct NewAlert {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// One connection of its own for the heartbeat, so that a busy pool (thousands of feed
+    /// tasks waiting for a connection) cannot delay it past `DEAD_AFTER` and make the other
+    /// instances take this one's running polls for dead.
+    liveness: Backend,
 }
 
-/// Connections per instance to PostgreSQL: enough for the feed tasks, the outbox lanes and the
-/// heartbeat to wait little, few enough that ten instances stay under PostgreSQL's default 100.
-const POSTGRES_CONNECTIONS: u32 = 8;
+/// Connections per instance to PostgreSQL (plus the heartbeat's): enough for the feed tasks
+/// and the outbox lanes of a busy instance, few enough that five instances stay under
+/// PostgreSQL's default `max_connections` of 100.
+const POSTGRES_CONNECTIONS: u32 = 16;
+/// A wait for a pooled connection longer than this is logged; shorter ones are the normal
+/// queueing of a busy instance, and logging each would flood the log.
+const SLOW_ACQUIRE: Duration = Duration::from_secs(10);
 
 /// What the store's serialised transactions guard (see [`LockedBegin`]): recording items and
 /// alerts, which must see every alert already recorded, and recovering dead instances' polls.
@@ -187,11 +202,17 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .acquire_slow_threshold(SLOW_ACQUIRE)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let liveness = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         Ok(Self {
             backend: Backend::Sqlite(pool),
+            liveness: Backend::Sqlite(liveness),
         })
     }
 
@@ -202,11 +223,17 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .acquire_slow_threshold(SLOW_ACQUIRE)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        let liveness = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         Ok(Self {
             backend: Backend::Postgres(pool),
+            liveness: Backend::Postgres(liveness),
         })
     }
 
@@ -235,11 +262,19 @@ impl Store {
         }
     }
 
-    /// Makes sure every configured feed has a state row; a feed whose URL changed keeps its
+    /// Makes sure a configured feed has a state row; a feed whose URL changed keeps its
     /// seen items but forgets validators that belonged to the old URL.
     pub async fn register_feed(&self, name: &str, url: &str) -> Result<(), StoreError> {
+        self.register_feeds(&[(name, url)]).await
+    }
+
+    /// [`Store::register_feed`] for many feeds in one transaction: a config of ten thousand
+    /// feeds starts in a moment instead of waiting for ten thousand commits.
+    pub async fn register_feeds(&self, feeds: &[(&str, &str)]) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            for (name, url) in feeds {
+                sqlx::query(
                 "INSERT INTO feeds (name, url) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET url = excluded.url,
                      etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
@@ -252,10 +287,12 @@ impl Store {
                      interrupted_polls =
                          CASE WHEN feeds.url = excluded.url THEN feeds.interrupted_polls ELSE 0 END",
             )
-            .bind(name)
-            .bind(url)
-            .execute(pool)
-            .await?;
+                .bind(name)
+                .bind(url)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }
@@ -641,7 +678,7 @@ impl Store {
 
     /// Records that `instance` is alive.
     pub async fn heartbeat(&self, instance: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_pool!(liveness self, |pool| {
             sqlx::query("UPDATE instances SET heartbeat_at = $2 WHERE id = $1")
                 .bind(instance)
                 .bind(millis(now))
@@ -871,9 +908,8 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| {
-            pool.close().await;
-        })
+        on_pool!(self, |pool| pool.close().await);
+        on_pool!(liveness self, |pool| pool.close().await);
     }
 }
 
