@@ -51,6 +51,7 @@ const CLOSING: &[&str] = &["»", "\"", "“", "”"];
 /// (or its opening quote) they are part of it in factRuEval: "компании Harles und Jentzsch",
 /// "движения « Архнадзор".
 const ORG_DESCRIPTORS: &[&str] = &[
+    "авиакомпани",
     "агентств",
     "агенств",
     "академи",
@@ -69,6 +70,7 @@ const ORG_DESCRIPTORS: &[&str] = &[
     "компани",
     "концерн",
     "корпораци",
+    "медиакомпани",
     "музе",
     "организаци",
     "парти",
@@ -562,8 +564,8 @@ mod tests {
             f,
         );
         check(
-            "Корпорация [ORG Philips ] подала",
-            "[ORG Корпорация Philips ] подала",
+            "Корпорация [ORG Philips ] подала , медиакомпанией [ORG Deutsche Welle ]",
+            "[ORG Корпорация Philips ] подала , [ORG медиакомпанией Deutsche Welle ]",
             f,
         );
         check(
