@@ -22,7 +22,8 @@
 //! - a place includes its descriptor ("реки Славянки", "штата Аризона").
 //!
 //! Quotes, parentheses, "organisation of country" and the EU fix where a name starts and ends
-//! and what it is; they are [`Style::Names`], what the recognizer uses. Descriptors and
+//! and what it is; they are [`Style::Names`], what the recognizer uses (which keeps a closing
+//! quote whose opening one is inside the mention). Descriptors and
 //! adjectives are the benchmark's
 //! convention, not part of a name a reader would search for ("Ведомости", not "газете
 //! «Ведомости»"); [`Style::FactRuEval`] adds them, for `feedwatch eval ner`.
@@ -233,7 +234,7 @@ pub fn refine<S: AsRef<str>>(words: &[S], tags: &[Tag], style: Style) -> Vec<Tag
     let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
     let mut spans = spans_from_tags(tags);
     spans = split_parenthetical(&words, spans);
-    trim_quotes(&words, &mut spans);
+    trim_quotes(&words, &mut spans, style);
     spans = merge_adjacent(spans, EntityKind::Place);
     if style == Style::FactRuEval {
         add_descriptors(&words, &mut spans);
@@ -283,10 +284,20 @@ fn split_parenthetical(words: &[&str], spans: Vec<Span>) -> Vec<Span> {
     out
 }
 
-/// Drops a closing quote at the end of a span and an opening quote at its start.
-fn trim_quotes(words: &[&str], spans: &mut [Span]) {
+/// Drops a closing quote at the end of a span and an opening quote at its start. For
+/// [`Style::Names`] a closing quote whose opening one is inside the span stays, so a mention
+/// reads "РИА «Новости»", not "РИА «Новости" as factRuEval has it.
+fn trim_quotes(words: &[&str], spans: &mut [Span], style: Style) {
     for s in spans {
-        if s.end - s.start > 1 && CLOSING.contains(&words[s.end - 1]) {
+        let balanced = || {
+            words[s.start + 1..s.end - 1]
+                .iter()
+                .any(|w| OPENING.contains(w))
+        };
+        if s.end - s.start > 1
+            && CLOSING.contains(&words[s.end - 1])
+            && (style == Style::FactRuEval || !balanced())
+        {
             s.end -= 1;
         }
         if s.end - s.start > 1 && OPENING.contains(&words[s.start]) {
@@ -495,6 +506,12 @@ mod tests {
         check(
             "сообщает [ORG РИА « Новости » ] .",
             "сообщает [ORG РИА « Новости ] » .",
+            Style::FactRuEval,
+        );
+        // A name keeps its quotes when both are inside.
+        check(
+            "сообщает [ORG РИА « Новости » ] .",
+            "сообщает [ORG РИА « Новости » ] .",
             Style::Names,
         );
         // A one-token span is left alone.
