@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::entities::russian::{self, Style};
 use crate::entities::slovnet::{Scratch, SlovnetNer};
 use crate::entities::{Model, SHIPPED_MODEL, Tag, conll, tag_document};
 use crate::extract;
 use crate::text::{Lang, detect_lang};
 
-use super::NerLang;
 use super::progress::Progress;
+use super::{Half, NerLang};
 
 pub(super) fn eval_extraction(
     dir: &Path,
@@ -149,8 +150,9 @@ fn conll_lang(docs: &[conll::Document]) -> NerLang {
 /// The two taggers `eval ner` can run, loaded before the clock starts on tagging.
 enum NerModel {
     English(Box<Model>),
-    /// With its buffers, reused across documents as the daemon's worker would.
-    Russian(Box<(SlovnetNer, Scratch)>),
+    /// With its buffers, reused across documents as the daemon's worker would, and the
+    /// span rules to apply (`None`: slovnet's own tags).
+    Russian(Box<(SlovnetNer, Scratch)>, Option<Style>),
 }
 
 impl NerModel {
@@ -160,8 +162,8 @@ impl NerModel {
     fn tag(&mut self, doc: &conll::Document) -> Vec<Vec<Tag>> {
         match self {
             NerModel::English(model) => tag_document(model, &doc.token_lists()),
-            NerModel::Russian(russian) => {
-                let (ner, scratch) = &mut **russian;
+            NerModel::Russian(model, style) => {
+                let (ner, scratch) = &mut **model;
                 let words: Vec<&str> = doc
                     .sentences
                     .iter()
@@ -169,6 +171,9 @@ impl NerModel {
                     .collect();
                 let mut tags = Vec::with_capacity(words.len());
                 ner.tag_words_with(&words, scratch, &mut tags);
+                if let Some(style) = *style {
+                    tags = russian::refine(&words, &tags, style);
+                }
                 let mut rest = tags.as_slice();
                 doc.sentences
                     .iter()
@@ -183,17 +188,35 @@ impl NerModel {
     }
 }
 
+/// The documents of `half`: `a` takes the 1st, 3rd, 5th… document, `b` the 2nd, 4th…
+/// Alternating keeps both halves alike in source and length; neither is ever shuffled.
+pub(super) fn half(docs: Vec<conll::Document>, half: Option<Half>) -> Vec<conll::Document> {
+    let Some(half) = half else { return docs };
+    let keep = usize::from(half == Half::B);
+    docs.into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == keep)
+        .map(|(_, d)| d)
+        .collect()
+}
+
 pub(super) fn eval_ner(
     file: &Path,
     predictions: Option<&Path>,
     lang: Option<NerLang>,
+    which: Option<Half>,
+    raw: bool,
 ) -> anyhow::Result<ExitCode> {
     let docs = conll::read_file(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let docs = half(docs, which);
     let lang = lang.unwrap_or_else(|| conll_lang(&docs));
     let started = std::time::Instant::now();
     let mut model = match lang {
         NerLang::En => NerModel::English(Box::new(Model::from_bytes(SHIPPED_MODEL)?)),
-        NerLang::Ru => NerModel::Russian(Box::new((SlovnetNer::shipped()?, Scratch::default()))),
+        NerLang::Ru => NerModel::Russian(
+            Box::new((SlovnetNer::shipped()?, Scratch::default())),
+            (!raw).then_some(Style::FactRuEval),
+        ),
     };
     let load = started.elapsed();
     let tokens: usize = docs
@@ -221,7 +244,8 @@ pub(super) fn eval_ner(
     }
     let name = match lang {
         NerLang::En => "English perceptron",
-        NerLang::Ru => "Russian slovnet",
+        NerLang::Ru if raw => "Russian slovnet (raw tags)",
+        NerLang::Ru => "Russian slovnet + factRuEval span rules",
     };
     errln!(
         "{name} model: {tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",

@@ -266,6 +266,13 @@ enum EvalCommand {
         /// perceptron); detected from the file's words when not given
         #[arg(long, value_enum)]
         lang: Option<NerLang>,
+        /// Score only half of the file's documents, split by position: `a` the 1st, 3rd, 5th…,
+        /// `b` the 2nd, 4th, … (rules are chosen on one half and checked on the other)
+        #[arg(long, value_enum)]
+        half: Option<Half>,
+        /// Russian: slovnet's own tags, without the factRuEval span rules
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -312,6 +319,13 @@ enum AlertsCommand {
 enum NerLang {
     Ru,
     En,
+}
+
+/// Half of a CoNLL file's documents for `eval ner --half` (see [`eval::half`]).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Half {
+    A,
+    B,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -380,8 +394,10 @@ pub fn main() -> ExitCode {
                     file,
                     predictions,
                     lang,
+                    half,
+                    raw,
                 },
-        } => eval::eval_ner(&file, predictions.as_deref(), lang),
+        } => eval::eval_ner(&file, predictions.as_deref(), lang, half, raw),
         Command::Eval {
             command: EvalCommand::Feeds { dir },
         } => eval::eval_feeds(&dir),

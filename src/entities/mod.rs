@@ -26,6 +26,7 @@ pub mod gazetteer;
 pub mod inflection;
 pub mod model;
 pub mod recognizer;
+pub mod russian;
 pub mod slovnet;
 pub mod tokenize;
 pub mod train;

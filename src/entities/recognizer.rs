@@ -20,6 +20,7 @@ use thiserror::Error;
 use super::features::{is_capitalised, norm_lower};
 use super::inflection::{Nominatives, name_key};
 use super::model::{Model, tag_document};
+use super::russian;
 use super::slovnet::{self, SlovnetNer};
 use super::tokenize::{TokSpan, sentences};
 use super::ukrainian;
@@ -406,17 +407,22 @@ impl Recognizer {
             .map(|s| (0..s.toks.len()).map(|i| s.word(i)).collect())
             .collect();
 
-        // 1. Model: slovnet for Russian; otherwise the main model, with
-        // document context, history and type harmonisation.
+        // 1. Model: slovnet for Russian, its spans' quotes, parentheses and
+        // "organisation of country" fixed (see `russian`; not factRuEval's
+        // descriptors, which are no part of a name); otherwise the main
+        // model, with document context, history and type harmonisation.
         let tags = match russian {
             Some(ner) if ukrainian => words
                 .iter()
                 .map(|w| {
                     let mapped: Vec<_> = w.iter().map(|word| ukrainian::as_russian(word)).collect();
-                    ner.tag_words(&mapped)
+                    russian::refine(&mapped, &ner.tag_words(&mapped), russian::Style::Names)
                 })
                 .collect(),
-            Some(ner) => words.iter().map(|w| ner.tag_words(w)).collect(),
+            Some(ner) => words
+                .iter()
+                .map(|w| russian::refine(w, &ner.tag_words(w), russian::Style::Names))
+                .collect(),
             None => tag_document(&self.model, &words),
         };
         let mut cands: Vec<Vec<Cand>> = tags
