@@ -87,12 +87,7 @@ pub async fn run(
         })?),
         None => None,
     };
-    let feeds: Vec<(&str, &str)> = config
-        .feeds
-        .iter()
-        .map(|feed| (feed.name.as_str(), feed.url.as_str()))
-        .collect();
-    store.register_feeds(&feeds).await?;
+    store.register_feeds(&config.feed_urls()).await?;
     let tracker = TaskTracker::new();
     let wake = Arc::new(Notify::new());
     let (configs_tx, configs) = watch::channel(config.clone());

@@ -13,7 +13,7 @@ use crate::extract;
 use crate::text::{Lang, detect_lang};
 
 use super::progress::Progress;
-use super::{Half, NerLang};
+use super::{Half, NerLang, Spans};
 
 pub(super) fn eval_extraction(
     dir: &Path,
@@ -205,7 +205,7 @@ pub(super) fn eval_ner(
     predictions: Option<&Path>,
     lang: Option<NerLang>,
     which: Option<Half>,
-    raw: bool,
+    spans: Spans,
 ) -> anyhow::Result<ExitCode> {
     let docs = conll::read_file(file).with_context(|| format!("cannot read {}", file.display()))?;
     let docs = half(docs, which);
@@ -215,7 +215,11 @@ pub(super) fn eval_ner(
         NerLang::En => NerModel::English(Box::new(Model::from_bytes(SHIPPED_MODEL)?)),
         NerLang::Ru => NerModel::Russian(
             Box::new((SlovnetNer::shipped()?, Scratch::default())),
-            (!raw).then_some(Style::FactRuEval),
+            match spans {
+                Spans::Names => Some(Style::Names),
+                Spans::Factru => Some(Style::FactRuEval),
+                Spans::Raw => None,
+            },
         ),
     };
     let load = started.elapsed();
@@ -244,8 +248,11 @@ pub(super) fn eval_ner(
     }
     let name = match lang {
         NerLang::En => "English perceptron",
-        NerLang::Ru if raw => "Russian slovnet (raw tags)",
-        NerLang::Ru => "Russian slovnet + factRuEval span rules",
+        NerLang::Ru => match spans {
+            Spans::Names => "Russian slovnet + span rules",
+            Spans::Factru => "Russian slovnet + span rules + factRuEval descriptors",
+            Spans::Raw => "Russian slovnet (raw tags)",
+        },
     };
     errln!(
         "{name} model: {tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",

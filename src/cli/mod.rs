@@ -270,9 +270,11 @@ enum EvalCommand {
         /// `b` the 2nd, 4th, … (rules are chosen on one half and checked on the other)
         #[arg(long, value_enum)]
         half: Option<Half>,
-        /// Russian: slovnet's own tags, without the factRuEval span rules
-        #[arg(long)]
-        raw: bool,
+        /// Russian: the spans to score. `names` (default): what feedwatch itself finds in an
+        /// article; `factru`: with factRuEval's descriptors ("правительство США", "партии
+        /// «Яблоко»"), as that corpus annotates them; `raw`: slovnet's own tags
+        #[arg(long, value_enum, default_value_t = Spans::Names)]
+        spans: Spans,
     },
 }
 
@@ -319,6 +321,14 @@ enum AlertsCommand {
 enum NerLang {
     Ru,
     En,
+}
+
+/// Which Russian spans `eval ner` scores (see `entities::russian::Style`).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum Spans {
+    Names,
+    Factru,
+    Raw,
 }
 
 /// Half of a CoNLL file's documents for `eval ner --half` (see [`eval::half`]).
@@ -395,9 +405,9 @@ pub fn main() -> ExitCode {
                     predictions,
                     lang,
                     half,
-                    raw,
+                    spans,
                 },
-        } => eval::eval_ner(&file, predictions.as_deref(), lang, half, raw),
+        } => eval::eval_ner(&file, predictions.as_deref(), lang, half, spans),
         Command::Eval {
             command: EvalCommand::Feeds { dir },
         } => eval::eval_feeds(&dir),

@@ -20,12 +20,7 @@ use super::*;
 pub(super) async fn once(config_path: Option<&Path>, deliver: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
     let store = open_store(&config).await?;
-    let feeds: Vec<(&str, &str)> = config
-        .feeds
-        .iter()
-        .map(|feed| (feed.name.as_str(), feed.url.as_str()))
-        .collect();
-    store.register_feeds(&feeds).await?;
+    store.register_feeds(&config.feed_urls()).await?;
     let wake = Arc::new(Notify::new());
     let pipeline = Pipeline::new(config.clone(), store.clone(), wake.clone())?;
     store

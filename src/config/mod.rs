@@ -113,6 +113,16 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
 }
 
+impl Config {
+    /// Each feed's name and configured URL, as the store registers them.
+    pub fn feed_urls(&self) -> Vec<(&str, &str)> {
+        self.feeds
+            .iter()
+            .map(|feed| (feed.name.as_str(), feed.url.as_str()))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Daemon {
     pub store: StoreLocation,
