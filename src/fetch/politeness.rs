@@ -41,6 +41,7 @@ pub struct HostPermit {
     spacing: Duration,
     shared: Option<Store>,
 }
+
 impl HostGates {
     pub fn new(concurrency: usize, spacing: Duration) -> Self {
         Self {
