@@ -220,6 +220,12 @@ impl Store {
     /// instances may start at once: the migrator holds an advisory lock while it runs.
     pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("feedwatch");
+        // One connection first, so an unreachable server or a refused login is reported as
+        // such at once, not as a pool timing out 30 s later.
+        sqlx::ConnectOptions::connect(&options)
+            .await
+            .map(sqlx::Connection::close)?
+            .await?;
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
