@@ -468,6 +468,15 @@ impl Daemon {
 
     /// SIGTERM, then waits for a clean exit; returns how long the exit took.
     pub fn stop_timed(mut self) -> Duration {
+        // A stop is a stop of a running daemon: one sent while the process is still starting
+        // would test the start, and race with it.
+        let up = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none()
+            && !self.log_text().contains("feedwatch running")
+            && Instant::now() < up
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let pid = self.child.id().to_string();
         let sent = Instant::now();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
