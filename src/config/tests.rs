@@ -572,3 +572,41 @@ fn public_url_is_optional_and_must_be_a_plain_http_address() {
     ));
     assert!(error.message.contains("set `listen`"), "{}", error.message);
 }
+
+#[test]
+fn a_postgres_store_is_read_and_its_password_never_shown() {
+    let config = load_str(
+        "[daemon]\nstore = \"postgres://feedwatch:s3cret@db.internal:5432/feedwatch\"\nwatchlists = []\n",
+    )
+    .unwrap();
+    let StoreLocation::Postgres(postgres) = &config.daemon.store else {
+        panic!("{:?}", config.daemon.store);
+    };
+    assert_eq!(
+        postgres.url(),
+        "postgres://feedwatch:s3cret@db.internal:5432/feedwatch"
+    );
+    let shown = config.daemon.store.shown();
+    assert!(
+        !shown.contains("s3cret") && shown.contains("***"),
+        "{shown}"
+    );
+    assert!(!format!("{:?}", config.daemon.store).contains("s3cret"));
+
+    let error = only_error(load_str(
+        "[daemon]\nstore = \"postgres://x/db?sslmode=sometimes\"\nwatchlists = []\n",
+    ));
+    assert!(
+        error.message.contains("not a PostgreSQL URL"),
+        "{}",
+        error.message
+    );
+    let error = only_error(load_str(
+        "[daemon]\nstore = \"mysql://x/db\"\nwatchlists = []\n",
+    ));
+    assert!(
+        error.message.contains("unsupported store `mysql`"),
+        "{}",
+        error.message
+    );
+}
