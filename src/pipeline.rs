@@ -286,11 +286,8 @@ impl Pipeline {
         self.poll_claimed(feed, PollClaim::IfDue).await
     }
 
-    async fn poll_claimed(
-        &self,
-        feed: &FeedSpec,
-        claim: PollClaim,
-    ) -> Result<PollReport, PollError> {
+    /// The feed's state, unless it is stopped (410) or quarantined: then why.
+    async fn pollable_state(&self, feed: &FeedSpec) -> Result<crate::store::FeedState, PollError> {
         let state = self.store.feed_state(&feed.name).await?;
         if let Some(reason) = &state.stopped_reason {
             return Err(PollError::Stopped(reason.clone()));
@@ -298,6 +295,15 @@ impl Pipeline {
         if let Some(reason) = &state.quarantined_reason {
             return Err(PollError::Quarantined(reason.clone()));
         }
+        Ok(state)
+    }
+
+    async fn poll_claimed(
+        &self,
+        feed: &FeedSpec,
+        claim: PollClaim,
+    ) -> Result<PollReport, PollError> {
+        let state = self.pollable_state(feed).await?;
         // Marked before any work: should this poll take the process down, the next start
         // knows, and backs the feed off instead of polling it again at once.
         if !self
@@ -619,13 +625,7 @@ impl Pipeline {
         content_type: Option<String>,
     ) -> Result<PollReport, PollError> {
         // A stopped or quarantined feed (one whose polls took the process down) stays so.
-        let state = self.store.feed_state(&feed.name).await?;
-        if let Some(reason) = &state.stopped_reason {
-            return Err(PollError::Stopped(reason.clone()));
-        }
-        if let Some(reason) = &state.quarantined_reason {
-            return Err(PollError::Quarantined(reason.clone()));
-        }
+        let state = self.pollable_state(feed).await?;
         let base = feed.url.to_string();
         let parsed = self
             .pool
