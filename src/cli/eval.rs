@@ -1,6 +1,7 @@
 //! `feedwatch eval`: quality and speed on labelled sets (extraction, entities, feeds), with the
 //! same metrics as the scorers in ../shared/tools. Progress goes to stderr on a terminal only.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use anyhow::Context;
 
 use crate::entities::russian::{self, Style};
 use crate::entities::slovnet::{Scratch, SlovnetNer};
+use crate::entities::ukrainian::{self, PlaceStems};
 use crate::entities::{Model, SHIPPED_MODEL, Tag, conll, tag_document};
 use crate::extract;
 use crate::text::{Lang, detect_lang};
@@ -131,8 +133,8 @@ pub(super) fn eval_feeds(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The language of a CoNLL file, from its first few thousand tokens: Russian goes to slovnet,
-/// anything else to the English model.
+/// The language of a CoNLL file, from its first few thousand tokens: Russian and Ukrainian go
+/// to slovnet, anything else to the English model.
 fn conll_lang(docs: &[conll::Document]) -> NerLang {
     let sample: Vec<&str> = docs
         .iter()
@@ -143,6 +145,7 @@ fn conll_lang(docs: &[conll::Document]) -> NerLang {
         .collect();
     match detect_lang(&sample.join(" ")) {
         Some(Lang::Ru) => NerLang::Ru,
+        Some(Lang::Uk) => NerLang::Uk,
         _ => NerLang::En,
     }
 }
@@ -150,9 +153,15 @@ fn conll_lang(docs: &[conll::Document]) -> NerLang {
 /// The two taggers `eval ner` can run, loaded before the clock starts on tagging.
 enum NerModel {
     English(Box<Model>),
-    /// With its buffers, reused across documents as the daemon's worker would, and the
-    /// span rules to apply (`None`: slovnet's own tags).
-    Russian(Box<(SlovnetNer, Scratch)>, Option<Style>),
+    /// slovnet with its buffers, reused across documents as the daemon's worker would.
+    Russian {
+        model: Box<(SlovnetNer, Scratch)>,
+        /// The span rules to apply (`None`: slovnet's own tags).
+        style: Option<Style>,
+        /// For Ukrainian: words are mapped first and listed places marked after (see
+        /// `entities::ukrainian`).
+        ukrainian: Option<PlaceStems>,
+    },
 }
 
 impl NerModel {
@@ -162,17 +171,33 @@ impl NerModel {
     fn tag(&mut self, doc: &conll::Document) -> Vec<Vec<Tag>> {
         match self {
             NerModel::English(model) => tag_document(model, &doc.token_lists()),
-            NerModel::Russian(model, style) => {
+            NerModel::Russian {
+                model,
+                style,
+                ukrainian,
+            } => {
                 let (ner, scratch) = &mut **model;
-                let words: Vec<&str> = doc
+                let words: Vec<Cow<'_, str>> = doc
                     .sentences
                     .iter()
-                    .flat_map(|s| s.tokens.iter().map(String::as_str))
+                    .flat_map(|s| s.tokens.iter())
+                    .map(|w| match ukrainian {
+                        Some(_) => ukrainian::as_russian(w),
+                        None => Cow::Borrowed(w.as_str()),
+                    })
                     .collect();
                 let mut tags = Vec::with_capacity(words.len());
                 ner.tag_words_with(&words, scratch, &mut tags);
                 if let Some(style) = *style {
                     tags = russian::refine(&words, &tags, style);
+                    if let Some(places) = ukrainian {
+                        let original: Vec<&str> = doc
+                            .sentences
+                            .iter()
+                            .flat_map(|s| s.tokens.iter().map(String::as_str))
+                            .collect();
+                        ukrainian::mark_places(&original, &mut tags, places);
+                    }
                 }
                 let mut rest = tags.as_slice();
                 doc.sentences
@@ -213,14 +238,20 @@ pub(super) fn eval_ner(
     let started = std::time::Instant::now();
     let mut model = match lang {
         NerLang::En => NerModel::English(Box::new(Model::from_bytes(SHIPPED_MODEL)?)),
-        NerLang::Ru => NerModel::Russian(
-            Box::new((SlovnetNer::shipped()?, Scratch::default())),
-            match spans {
+        NerLang::Ru | NerLang::Uk => NerModel::Russian {
+            model: Box::new((SlovnetNer::shipped()?, Scratch::default())),
+            style: match spans {
                 Spans::Names => Some(Style::Names),
                 Spans::Factru => Some(Style::FactRuEval),
                 Spans::Raw => None,
             },
-        ),
+            ukrainian: match lang {
+                NerLang::Uk => Some(PlaceStems::from_list(
+                    &Model::from_bytes(SHIPPED_MODEL)?.gazetteer().places_text,
+                )),
+                _ => None,
+            },
+        },
     };
     let load = started.elapsed();
     let tokens: usize = docs
@@ -248,11 +279,16 @@ pub(super) fn eval_ner(
     }
     let name = match lang {
         NerLang::En => "English perceptron",
-        NerLang::Ru => match spans {
-            Spans::Names => "Russian slovnet + span rules",
-            Spans::Factru => "Russian slovnet + span rules + factRuEval descriptors",
-            Spans::Raw => "Russian slovnet (raw tags)",
+        NerLang::Ru | NerLang::Uk => match spans {
+            Spans::Names => "slovnet + span rules",
+            Spans::Factru => "slovnet + span rules + factRuEval descriptors",
+            Spans::Raw => "slovnet (raw tags)",
         },
+    };
+    let name = match lang {
+        NerLang::Uk => format!("Ukrainian (mapped to Russian) through {name}"),
+        NerLang::Ru => format!("Russian {name}"),
+        NerLang::En => name.to_owned(),
     };
     errln!(
         "{name} model: {tokens} tokens in {elapsed:.2} s: {:.0} tokens/s on one core; model loaded in {} ms",

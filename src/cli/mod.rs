@@ -187,6 +187,9 @@ enum Command {
         /// Given names and surnames (empty path: none)
         #[arg(long, default_value = "models/gazetteer-persons.txt")]
         persons: PathBuf,
+        /// English word clusters (empty path: none)
+        #[arg(long, default_value = "models/word-clusters.txt")]
+        clusters: PathBuf,
         /// Features seen fewer times than this in the training data get no weight
         #[arg(long, default_value_t = 1)]
         min_count: u32,
@@ -316,11 +319,13 @@ enum AlertsCommand {
     },
 }
 
-/// Languages with an entity model of their own.
+/// The languages `eval ner` can score, each through the model the daemon uses for it.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum NerLang {
     Ru,
     En,
+    /// Ukrainian: the Russian model, its words mapped as the daemon maps them
+    Uk,
 }
 
 /// Which Russian spans `eval ner` scores (see `entities::russian::Style`).
@@ -431,6 +436,7 @@ pub fn main() -> ExitCode {
             places,
             orgs,
             persons,
+            clusters,
             min_count,
             lex_dropout,
             cv,
@@ -446,7 +452,7 @@ pub fn main() -> ExitCode {
                 min_count,
                 lex_dropout,
             },
-            [&places, &orgs, &persons],
+            [&places, &orgs, &persons, &clusters],
         ),
     };
     // What is still buffered must reach the reader too. A reader that has gone by now was

@@ -23,7 +23,7 @@ pub(super) fn train_ner(
     valid: Option<&Path>,
     cv: Option<usize>,
     knobs: Knobs,
-    [places, orgs, persons]: [&Path; 3],
+    [places, orgs, persons, clusters]: [&Path; 4],
 ) -> anyhow::Result<ExitCode> {
     let read = |path: &Path| {
         if path.as_os_str().is_empty() {
@@ -40,6 +40,7 @@ pub(super) fn train_ner(
         places_gazetteer: read(places)?,
         orgs_gazetteer: read(orgs)?,
         persons_gazetteer: read(persons)?,
+        word_clusters: read(clusters)?,
     };
     if let Some(k) = cv {
         let docs = conll::read_file(data)?;

@@ -12,13 +12,14 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
+use super::clusters::{ClusterIds, LEVELS};
 use super::gazetteer::Gazetteer;
 
 /// Bumped whenever templates or hashing change; stored in model files.
-pub const FEATURE_VERSION: u32 = 5;
+pub const FEATURE_VERSION: u32 = 6;
 
 /// Features per token from [`extract`] (everything but prediction history).
-pub const BASE_FEATURES: usize = 37;
+pub const BASE_FEATURES: usize = 45;
 
 /// Features per token the model scores: base plus [`add_history`]'s two.
 pub const FEATURES_PER_TOKEN: usize = BASE_FEATURES + 2;
@@ -233,6 +234,10 @@ struct TokenInfo {
 }
 
 const PAD_BEFORE: &str = "<s>";
+/// Cluster ids of the padding before and after a sentence (real ids are below 1024, and
+/// unknown words have `u16::MAX`).
+const CLUSTER_BEFORE: u16 = u16::MAX - 1;
+const CLUSTER_AFTER: u16 = u16::MAX - 2;
 const PAD_AFTER: &str = "</s>";
 
 /// Extracts features for every token of a sentence into `out`
@@ -281,6 +286,15 @@ pub fn extract(tokens: &[&str], gaz: &Gazetteer, doc: &DocContext, mask: u32, ou
             info.get(i as usize)
                 .map_or(PAD_AFTER, |t| t.sshape.as_str())
         }
+    };
+    let clusters: Vec<ClusterIds> = lowers.iter().map(|l| gaz.clusters.get(l)).collect();
+    let cluster_at = |i: isize, level: usize| -> [u8; 2] {
+        let id = if i < 0 {
+            CLUSTER_BEFORE
+        } else {
+            clusters.get(i as usize).map_or(CLUSTER_AFTER, |c| c[level])
+        };
+        id.to_le_bytes()
     };
     let mark_at = |m: &[u8], i: isize| -> u8 {
         if i < 0 {
@@ -375,6 +389,27 @@ pub fn extract(tokens: &[&str], gaz: &Gazetteer, doc: &DocContext, mask: u32, ou
             mark_at(&name, ii + 1),
             u8::from(headline),
         ]));
+        // Word clusters (see `clusters`): the word's own at every granularity, with its
+        // capitalisation since the clusters are of lowercased words; the neighbours' at the
+        // middle one, and at the finest with this word's capitalisation; and the coarse trigram.
+        let cap = u8::from(is_capitalised(raw));
+        for level in 0..LEVELS {
+            push(
+                Hasher::new(39 + level as u32)
+                    .bytes(&[cap, u8::from(headline)])
+                    .bytes(&cluster_at(ii, level)),
+            );
+        }
+        push(Hasher::new(42).bytes(&cluster_at(ii - 1, 1)));
+        push(Hasher::new(43).bytes(&cluster_at(ii + 1, 1)));
+        push(
+            Hasher::new(44)
+                .bytes(&cluster_at(ii - 1, 0))
+                .bytes(&cluster_at(ii, 0))
+                .bytes(&cluster_at(ii + 1, 0)),
+        );
+        push(Hasher::new(45).bytes(&[cap]).bytes(&cluster_at(ii - 1, 2)));
+        push(Hasher::new(46).bytes(&[cap]).bytes(&cluster_at(ii + 1, 2)));
     }
     debug_assert_eq!(out.len(), n * BASE_FEATURES);
 }
@@ -490,6 +525,31 @@ mod tests {
             &mut b,
         );
         assert_ne!(a[..BASE_FEATURES], b[..BASE_FEATURES]);
+    }
+
+    #[test]
+    fn words_of_one_cluster_share_cluster_features() {
+        let gaz = Gazetteer::default()
+            .with_clusters("putin\t1\t2\t3\nyeltsin\t1\t2\t3\nmoscow\t4\t5\t6\n");
+        let doc = DocContext::default();
+        let features_of = |word: &str| {
+            let mut out = Vec::new();
+            extract(&["said", word, "."], &gaz, &doc, (1 << 20) - 1, &mut out);
+            out[BASE_FEATURES..2 * BASE_FEATURES].to_vec()
+        };
+        let cluster_features = 37..40;
+        let (putin, yeltsin, moscow) = (
+            features_of("Putin"),
+            features_of("Yeltsin"),
+            features_of("Moscow"),
+        );
+        assert_eq!(
+            putin[cluster_features.clone()],
+            yeltsin[cluster_features.clone()]
+        );
+        assert_ne!(putin[cluster_features.clone()], moscow[cluster_features]);
+        // The word itself still tells them apart.
+        assert_ne!(putin[1], yeltsin[1]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! verb must not fire the place "Reading". This module never reads files;
 //! callers hand in the text.
 
+use super::clusters::WordClusters;
 use super::features::{FxSet, norm_lower};
 use super::tokenize::tokenize;
 
@@ -163,16 +164,19 @@ impl NameList {
     }
 }
 
-/// The gazetteers a model was trained with.
+/// The gazetteers and word clusters a model was trained with: the lexical knowledge from
+/// outside the training data that the model file embeds.
 #[derive(Debug, Clone, Default)]
 pub struct Gazetteer {
     pub places: PhraseList,
     pub orgs: PhraseList,
     pub persons: NameList,
+    pub clusters: WordClusters,
     /// Raw text of the lists, kept so the model file can embed them.
     pub(crate) places_text: String,
     pub(crate) orgs_text: String,
     pub(crate) persons_text: String,
+    pub(crate) clusters_text: String,
 }
 
 impl Gazetteer {
@@ -191,6 +195,13 @@ impl Gazetteer {
     pub fn with_persons(mut self, persons: &str) -> Gazetteer {
         self.persons = NameList::parse(persons);
         self.persons_text = persons.to_owned();
+        self
+    }
+
+    /// Adds the text of `word-clusters.txt`.
+    pub fn with_clusters(mut self, clusters: &str) -> Gazetteer {
+        self.clusters = WordClusters::parse(clusters);
+        self.clusters_text = clusters.to_owned();
         self
     }
 }

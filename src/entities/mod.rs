@@ -17,9 +17,11 @@
 //! sentences, so documents must be tagged in reading order
 //! ([`tag_document`]); [`tag_sentence`] exists for isolated snippets.
 //!
-//! The model is trained on English (CoNLL-2003); on Russian or Ukrainian text
-//! entities come almost only from declared entities and gazetteers.
+//! The perceptron is trained on English (CoNLL-2003); Russian and Ukrainian text
+//! goes to the slovnet port ([`slovnet`], with [`russian`] span rules and the
+//! [`ukrainian`] respelling).
 
+pub mod clusters;
 pub mod conll;
 pub mod features;
 pub mod gazetteer;

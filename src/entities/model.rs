@@ -19,9 +19,8 @@ use super::gazetteer::Gazetteer;
 use super::{Tag, spans_from_tags};
 
 const MAGIC: &[u8; 8] = b"FWNERMDL";
-const FORMAT_VERSION: u32 = 2;
-/// Version 1 files have no person-name list; they still load.
-const FORMAT_V1: u32 = 1;
+/// Version 3 added the word clusters. Older files cannot be used: their features differ too.
+const FORMAT_VERSION: u32 = 3;
 const NT: usize = Tag::COUNT;
 
 /// Why model bytes could not be loaded.
@@ -159,8 +158,8 @@ impl Model {
     ///
     /// Layout: magic `FWNERMDL`, u32 format version, u32 feature version,
     /// u32 hash bits, u32 tag count, f32 scale, f32×NT start scores,
-    /// f32×NT² transitions, three length-prefixed (u32) UTF-8 gazetteer texts
-    /// (places, orgs, persons), then the weight table stored sparsely: a bitmap with
+    /// f32×NT² transitions, four length-prefixed (u32) UTF-8 texts (the place, organisation
+    /// and person lists and the word clusters), then the weight table stored sparsely: a bitmap with
     /// one bit per bucket and the NT i16 weights of each non-zero bucket.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -181,6 +180,7 @@ impl Model {
             &self.gaz.places_text,
             &self.gaz.orgs_text,
             &self.gaz.persons_text,
+            &self.gaz.clusters_text,
         ] {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
             out.extend_from_slice(text.as_bytes());
@@ -209,7 +209,7 @@ impl Model {
             return Err(ModelError::BadMagic);
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION && version != FORMAT_V1 {
+        if version != FORMAT_VERSION {
             return Err(ModelError::UnsupportedVersion(version));
         }
         let fv = r.u32()?;
@@ -240,11 +240,8 @@ impl Model {
         }
         let places = r.string()?;
         let orgs = r.string()?;
-        let persons = if version == FORMAT_V1 {
-            String::new()
-        } else {
-            r.string()?
-        };
+        let persons = r.string()?;
+        let clusters = r.string()?;
         let buckets = 1usize << bits;
         let bitmap = r.take(buckets.div_ceil(8))?;
         let mut weights = vec![0i16; buckets * NT];
@@ -268,7 +265,9 @@ impl Model {
             weights,
             trans,
             start,
-            gaz: Gazetteer::from_texts(&places, &orgs).with_persons(&persons),
+            gaz: Gazetteer::from_texts(&places, &orgs)
+                .with_persons(&persons)
+                .with_clusters(&clusters),
         })
     }
 }
@@ -396,7 +395,9 @@ mod tests {
             weights: (0..(256 * NT)).map(|i| (i % 7) as i16 - 3).collect(),
             trans: (0..NT * NT).map(|i| i as f32 * 0.01).collect(),
             start: vec![0.1; NT],
-            gaz: Gazetteer::from_texts("# p\nMoscow\n", "Kremlin\n"),
+            gaz: Gazetteer::from_texts("# p\nMoscow\n", "Kremlin\n")
+                .with_persons("Vladimir\tf\n")
+                .with_clusters("putin\t1\t2\t3\n"),
         }
     }
 
@@ -430,6 +431,8 @@ mod tests {
         assert_eq!(back.weights, m.weights);
         assert_eq!(back.trans, m.trans);
         assert_eq!(back.gaz.places.len(), 1);
+        assert_eq!(back.gaz.persons.len(), 1);
+        assert_eq!(back.gaz.clusters.get("putin"), [1, 2, 3]);
         let toks = ["Putin", "visited", "Moscow"];
         assert_eq!(tag_sentence(&m, &toks), tag_sentence(&back, &toks));
         assert_eq!(back.to_bytes(), bytes);

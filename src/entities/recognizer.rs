@@ -201,6 +201,8 @@ pub struct Recognizer {
     matcher: Option<AhoCorasick>,
     /// Nominative spellings of the gazetteers' Cyrillic names, built on first use.
     nominatives: Arc<std::sync::OnceLock<Nominatives>>,
+    /// Stems of the place list's one-word Cyrillic names, for Ukrainian text, built on first use.
+    place_stems: Arc<std::sync::OnceLock<ukrainian::PlaceStems>>,
 }
 
 /// A candidate span in token indices of one sentence.
@@ -289,6 +291,7 @@ impl Recognizer {
             pattern_owner,
             matcher,
             nominatives: Arc::default(),
+            place_stems: Arc::default(),
         })
     }
 
@@ -416,7 +419,10 @@ impl Recognizer {
                 .iter()
                 .map(|w| {
                     let mapped: Vec<_> = w.iter().map(|word| ukrainian::as_russian(word)).collect();
-                    russian::refine(&mapped, &ner.tag_words(&mapped), russian::Style::Names)
+                    let mut tags =
+                        russian::refine(&mapped, &ner.tag_words(&mapped), russian::Style::Names);
+                    ukrainian::mark_places(w, &mut tags, self.place_stems());
+                    tags
                 })
                 .collect(),
             Some(ner) => words
@@ -588,6 +594,11 @@ impl Recognizer {
     /// [`Recognizer::entities`] for an article whose language is known.
     pub fn entities_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Entity> {
         aggregate(&self.mentions_in(title, text, lang), self.nominatives())
+    }
+
+    fn place_stems(&self) -> &ukrainian::PlaceStems {
+        self.place_stems
+            .get_or_init(|| ukrainian::PlaceStems::from_list(&self.model.gazetteer().places_text))
     }
 
     fn nominatives(&self) -> &Nominatives {

@@ -49,6 +49,8 @@ pub struct TrainOptions {
     pub orgs_gazetteer: String,
     /// Text of `models/gazetteer-persons.txt` (may be empty).
     pub persons_gazetteer: String,
+    /// Text of `models/word-clusters.txt` (may be empty).
+    pub word_clusters: String,
     /// Features (hash buckets) seen fewer times than this in the training
     /// data are never updated, so their weights stay zero.
     pub min_count: u32,
@@ -66,6 +68,7 @@ impl Default for TrainOptions {
             places_gazetteer: String::new(),
             orgs_gazetteer: String::new(),
             persons_gazetteer: String::new(),
+            word_clusters: String::new(),
             min_count: 1,
             lex_dropout: 0.0,
         }
@@ -124,7 +127,8 @@ pub fn train_on_documents(
         return Err(TrainError::HashBits(options.hash_bits));
     }
     let gaz = Gazetteer::from_texts(&options.places_gazetteer, &options.orgs_gazetteer)
-        .with_persons(&options.persons_gazetteer);
+        .with_persons(&options.persons_gazetteer)
+        .with_clusters(&options.word_clusters);
     let mask = (1u32 << options.hash_bits) - 1;
     let mut examples: Vec<Vec<Example>> = Vec::new();
     for doc in docs {
