@@ -38,7 +38,7 @@ pub use model::{Model, ModelError, tag_document, tag_sentence};
 
 /// The shipped model (`models/ner.bin`, see `models/MODEL_CARD.md`), built into the binary so
 /// feedwatch needs no file next to it.
-pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../models/ner.bin");
+pub static SHIPPED_MODEL: &[u8] = include_bytes!("../../models/ner.bin");
 
 /// Why the shipped recognizer could not be built.
 #[derive(Debug, thiserror::Error)]

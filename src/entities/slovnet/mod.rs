@@ -36,7 +36,7 @@ use file::Sections;
 use navec::Navec;
 
 /// The shipped Russian model, built into the binary like `models/ner.bin`.
-pub const SHIPPED_SLOVNET: &[u8] = include_bytes!("../../../models/slovnet-ner-news.bin");
+pub static SHIPPED_SLOVNET: &[u8] = include_bytes!("../../../models/slovnet-ner-news.bin");
 
 /// Width of slovnet's shape embedding.
 const SHAPE_DIM: usize = 30;
