@@ -116,6 +116,26 @@ async fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> boo
     }
 }
 
+/// Waits until `count` deliveries to `webhook` are recorded. The first requests may be
+/// claimed before the last articles are even matched; tests that count pending rows after a
+/// stop wait for this so they check the stop, not that race.
+async fn wait_for_deliveries(test_store: &TestStore, webhook: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let store = test_store.open().await;
+        let recorded = rows_of(&store, webhook).await.len();
+        store.close().await;
+        if recorded == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {count} deliveries, {recorded} recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs `feedwatch once` (without --deliver): the alerts and their deliveries are recorded,
 /// none sent, so in-process outboxes can race over them.
 fn seed_with_once(config: &Path) {
@@ -207,6 +227,7 @@ async fn sigterm_while_requests_hang_exits_in_time_and_the_next_start_sends_them
         hook.held() == 4
     })
     .await;
+    wait_for_deliveries(&test_store, "hook", 6).await;
     let took = daemon.stop_timed();
     println!("SIGTERM with 4 requests hanging: exited after {took:?} (shutdown_timeout 2s)");
     assert!(
@@ -265,6 +286,7 @@ async fn sigterm_lets_requests_in_flight_finish_and_claims_nothing_more() {
         hook.held() == 4
     })
     .await;
+    wait_for_deliveries(&test_store, "hook", 6).await;
     let took = daemon.stop_timed();
     println!("SIGTERM with 4 slow requests in flight: exited after {took:?}, once they finished");
     assert!(took <= Duration::from_secs(3), "exit took {took:?}");
