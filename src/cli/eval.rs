@@ -197,6 +197,7 @@ impl NerModel {
                             .flat_map(|s| s.tokens.iter().map(String::as_str))
                             .collect();
                         ukrainian::mark_places(&original, &mut tags, places);
+                        ukrainian::join_given_names(&original, &mut tags);
                     }
                 }
                 let mut rest = tags.as_slice();

@@ -422,6 +422,7 @@ impl Recognizer {
                     let mut tags =
                         russian::refine(&mapped, &ner.tag_words(&mapped), russian::Style::Names);
                     ukrainian::mark_places(w, &mut tags, self.place_stems());
+                    ukrainian::join_given_names(w, &mut tags);
                     tags
                 })
                 .collect(),
@@ -588,12 +589,16 @@ impl Recognizer {
     /// count (descending), then first occurrence. The kind is the most
     /// frequent one among the mentions (ties: the earliest).
     pub fn entities(&self, title: &str, text: &str) -> Vec<Entity> {
-        aggregate(&self.mentions(title, text), self.nominatives())
+        self.entities_in(title, text, detect_article_lang(title, text))
     }
 
     /// [`Recognizer::entities`] for an article whose language is known.
     pub fn entities_in(&self, title: &str, text: &str, lang: Option<Lang>) -> Vec<Entity> {
-        aggregate(&self.mentions_in(title, text, lang), self.nominatives())
+        aggregate(
+            &self.mentions_in(title, text, lang),
+            self.nominatives(),
+            lang,
+        )
     }
 
     fn place_stems(&self) -> &ukrainian::PlaceStems {
@@ -687,8 +692,12 @@ fn detect_article_lang(title: &str, text: &str) -> Option<Lang> {
 
 /// Groups mentions into entities (see [`Recognizer::entities`]): by [`name_key`], so the
 /// inflected forms of a Russian or Ukrainian name are one entity, shown in its nominative
-/// form (see [`Nominatives`]).
-pub fn aggregate(mentions: &[Mention], nominatives: &Nominatives) -> Vec<Entity> {
+/// form (see [`Nominatives`]) in the alphabet of the article's `lang`.
+pub fn aggregate(
+    mentions: &[Mention],
+    nominatives: &Nominatives,
+    lang: Option<Lang>,
+) -> Vec<Entity> {
     struct Acc<'a> {
         key: String,
         forms: Vec<&'a str>,
@@ -738,7 +747,7 @@ pub fn aggregate(mentions: &[Mention], nominatives: &Nominatives) -> Vec<Entity>
                 .max_by_key(|(_, n)| *n)
                 .map_or(EntityKind::Misc, |(k, _)| *k);
             Entity {
-                text: nominatives.display(&g.key, &g.forms).to_string(),
+                text: nominatives.display(&g.key, &g.forms, lang).to_string(),
                 kind,
                 count: g.count,
                 first_field: g.first.0,
@@ -931,7 +940,7 @@ mod tests {
         link_short_names(&mut ms);
         assert_eq!(ms[1].canonical, "Vladimir Putin");
         assert_eq!(ms[1].kind, EntityKind::Person);
-        let ents = aggregate(&ms, &Nominatives::default());
+        let ents = aggregate(&ms, &Nominatives::default(), Some(Lang::En));
         assert_eq!(ents[0].text, "Vladimir Putin");
         assert_eq!(ents[0].count, 3);
         assert_eq!(
