@@ -134,9 +134,11 @@ const ENDINGS: &[&str] = &[
 /// unlike a general stemmer's, the endings are only those names take, so the nominative
 /// and the other cases of a name share the stem. Two endings are read by what precedes
 /// them: -ей and -ею are the instrumental only after и, ь or a hissing consonant (Марией,
-/// Натальей, Сашей) and otherwise the stem's е plus й or ю (Сергей, Сергею); -ий/-ій is an adjective's ending after к, г, х, a
-/// hissing consonant or a consonant + н (Зеленский, Нижний), and otherwise a noun's и plus й
-/// (Дмитрий, Дмитрия; Олексій, Олексія).
+/// Натальей, Сашей) and otherwise the stem's е plus й or ю (Сергей, Сергею); -ий/-ій is an
+/// adjective's ending after к, г, х, a hissing consonant or a consonant + н (Зеленский,
+/// Нижний), and otherwise a noun's и plus й (Дмитрий, Дмитрия; Олексій, Олексія). Known
+/// misses: a vowel that drops out (Лев, Льва) and a bare stem ending like an instrumental
+/// (Артём, Артёма).
 fn split_ending(word: &str) -> (&str, &str) {
     const MIN_STEM_CHARS: usize = 2;
     let chars = word.chars().count();
