@@ -332,11 +332,11 @@ fn ukrainian_sample_f1(lang: &str) -> f64 {
 }
 
 /// The Ukrainian path (mapped words through slovnet, inflected listed places marked) scores
-/// 0.770 on the sample; the English model, which Ukrainian text went to before, 0.27.
+/// 0.807 on the sample; the English model, which Ukrainian text went to before, 0.27.
 #[test]
 fn ukrainian_sample_is_recognised_through_the_russian_model() {
     let ukrainian = ukrainian_sample_f1("uk");
     let english = ukrainian_sample_f1("en");
-    assert!(ukrainian >= 0.76, "Ukrainian F1 {ukrainian}");
+    assert!(ukrainian >= 0.79, "Ukrainian F1 {ukrainian}");
     assert!(english < 0.4, "English model on Ukrainian: F1 {english}");
 }
