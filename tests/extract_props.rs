@@ -5,7 +5,9 @@
 //! whose DOM turns out far deeper than the limit: its estimate may err high, and low only by
 //! what the parser's re-opened formatting elements add in corners it does not model (the
 //! DOM check after parsing refuses those pages).
-//! CI runs proptest's default 256 cases each; `PROPTEST_CASES=20000` searches longer.
+//! CI runs proptest's default 256 cases each from a fixed seed; a longer search with fresh cases:
+//! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=$RANDOM cargo test --test extract_props` (commit what
+//! it finds to `extract_props.proptest-regressions`).
 
 use std::time::{Duration, Instant};
 

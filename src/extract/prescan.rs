@@ -9,10 +9,12 @@
 //! The scan looks at each byte a bounded number of times and keeps an approximate stack of open
 //! elements. It models what real sloppy pages rely on — void elements, the implied end tags of
 //! `<p>`, `<li>`, `<dd>`, `<option>` and table parts, end tags that the parser ignores because a
-//! special element stands in the way, scope boundaries — so that its depth stays close to the
-//! parser's on real pages (no page of the extraction set comes within a factor of four of a limit)
-//! and does not fall below it on the hostile ones. It is an estimate, not a parser: the DOM
-//! limits after parsing and the analysis time budget remain behind it.
+//! special element stands in the way, scope boundaries, `</form>`, which takes the form alone off
+//! the stack and leaves what it held open — and tracks each open element's depth in the tree, not
+//! on the stack, so that its depth stays close to the parser's on real pages (no page of the
+//! extraction set comes within a factor of four of a limit) and does not fall below it on the
+//! hostile ones. It is an estimate, not a parser: the DOM limits after parsing and the analysis
+//! time budget remain behind it.
 
 use std::collections::HashMap;
 
@@ -356,6 +358,10 @@ struct Open {
     boundary: [u32; BOUNDARIES],
     /// An SVG or MathML element.
     foreign: bool,
+    /// Depth in the tree, counting `<html>` and `<body>`. Usually [`IMPLIED_DEPTH`] plus the
+    /// entry's index, but `</form>` takes a form out of the middle of the stack and leaves what
+    /// it held open, one level deeper in the tree than on the stack.
+    depth: u32,
 }
 
 const HTML_ELEMENT: usize = SCOPES;
@@ -438,6 +444,9 @@ struct Scan {
     unclosed_formatting: usize,
     unclosed_by_name: HashMap<Name, usize>,
     formatting_on_stack: usize,
+    /// The parser's form element pointer: set by `<form>`, cleared only by `</form>`. While it
+    /// is set, another `<form>` is ignored.
+    form_pointer: FormPointer,
     estimate: Estimate,
 }
 
@@ -629,11 +638,18 @@ impl Scan {
         if is_void(&n) || (self_closing && foreign_root) || self.ignored_table_part(&n) {
             return Ok(!foreign_root);
         }
+        let sets_form_pointer = tag == b"form" && !self.template_open();
+        if sets_form_pointer && self.form_pointer != FormPointer::Null {
+            return Ok(true);
+        }
         if is_formatting(&n) {
             self.unclosed_formatting += 1;
             *self.unclosed_by_name.entry(n).or_default() += 1;
         }
         self.push(n)?;
+        if sets_form_pointer {
+            self.form_pointer = FormPointer::Open(self.stack.len() as u32 - 1);
+        }
         Ok(!foreign_root)
     }
 
@@ -722,6 +738,10 @@ impl Scan {
             self.pop_to(at as usize);
             return;
         }
+        if trimmed(n) == b"form" && !self.template_open() {
+            self.end_form();
+            return;
+        }
         if matches!(trimmed(n), b"html" | b"head" | b"body" | b"br" | b"p") {
             if trimmed(n) == b"p" {
                 self.close_in_scope(&[*n], Scope::Button);
@@ -752,6 +772,50 @@ impl Scan {
         if !blocked {
             self.pop_to(at as usize);
         }
+    }
+
+    /// `</form>` outside templates: the parser clears the form element pointer and, if the form
+    /// is in scope, removes it from the stack alone. Elements opened inside it stay open, so
+    /// `</form><form><span>` repeated nests twice as deep in the tree as on the stack.
+    fn end_form(&mut self) {
+        let FormPointer::Open(at) = std::mem::take(&mut self.form_pointer) else {
+            return;
+        };
+        let top = self.stack.last().expect("an open form is on the stack");
+        if at + 1 < top.boundary[Scope::Default as usize] {
+            return;
+        }
+        while self.top_is(|t| {
+            matches!(
+                t,
+                b"dd"
+                    | b"dt"
+                    | b"li"
+                    | b"optgroup"
+                    | b"option"
+                    | b"p"
+                    | b"rb"
+                    | b"rp"
+                    | b"rt"
+                    | b"rtc"
+            )
+        }) {
+            self.pop();
+        }
+        let above: Vec<Open> = self.stack.drain(at as usize + 1..).collect();
+        for open in &above {
+            self.forget(open);
+        }
+        self.pop();
+        for open in above {
+            self.push_at_depth(open.name, open.depth);
+        }
+    }
+
+    fn template_open(&self) -> bool {
+        self.positions
+            .get(&name("template"))
+            .is_some_and(|p| !p.is_empty())
     }
 
     /// Pops to the innermost of `names` if it is open within `scope`.
@@ -793,10 +857,18 @@ impl Scan {
     }
 
     fn push(&mut self, n: Name) -> Result<(), PageLimit> {
-        let index = self.stack.len() as u32;
-        if IMPLIED_DEPTH + self.stack.len() >= MAX_DEPTH {
+        let depth = self.stack.last().map_or(IMPLIED_DEPTH as u32, |t| t.depth) + 1;
+        if depth as usize > MAX_DEPTH {
             return Err(PageLimit::TooDeep);
         }
+        self.push_at_depth(n, depth);
+        self.estimate.max_depth = self.estimate.max_depth.max(depth as usize);
+        Ok(())
+    }
+
+    /// Pushes `n` as an element `depth` deep in the tree.
+    fn push_at_depth(&mut self, n: Name, depth: u32) {
+        let index = self.stack.len() as u32;
         let parent = self.stack.last();
         let foreign = matches!(trimmed(&n), b"svg" | b"math")
             || parent.is_some_and(|t| t.foreign && !is_integration_point(&t.name));
@@ -823,18 +895,23 @@ impl Scan {
             name: n,
             boundary,
             foreign,
+            depth,
         });
-        self.estimate.max_depth = self
-            .estimate
-            .max_depth
-            .max(IMPLIED_DEPTH + self.stack.len());
-        Ok(())
     }
 
     fn pop(&mut self) {
-        let Some(open) = self.stack.pop() else {
-            return;
-        };
+        if let Some(open) = self.stack.pop() {
+            self.forget(&open);
+        }
+        if let FormPointer::Open(at) = self.form_pointer
+            && at as usize >= self.stack.len()
+        {
+            self.form_pointer = FormPointer::Closed;
+        }
+    }
+
+    /// Undoes what [`Scan::push_at_depth`] recorded about an entry taken off the stack.
+    fn forget(&mut self, open: &Open) {
         if let Some(p) = self.positions.get_mut(&open.name) {
             p.pop();
         }
@@ -853,6 +930,17 @@ impl Scan {
     fn top_is(&self, test: impl Fn(&[u8]) -> bool) -> bool {
         self.stack.last().is_some_and(|t| test(trimmed(&t.name)))
     }
+}
+
+/// Where the form the parser's form element pointer names stands.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum FormPointer {
+    #[default]
+    Null,
+    /// On the stack at this index.
+    Open(u32),
+    /// Ended by another element's end tag; `</form>` then only clears the pointer.
+    Closed,
 }
 
 /// `<html>` and `<body>`, which the parser always creates and the scan never pushes.
@@ -952,6 +1040,20 @@ mod tests {
             check(&"<div><table><td></div>".repeat(1000)),
             Err(PageLimit::TooDeep)
         );
+    }
+
+    #[test]
+    fn a_form_ended_around_open_elements_leaves_them_deeper_in_the_tree() {
+        // html5ever: `</form>` takes the form off the stack and leaves the span open inside it,
+        // so each repetition adds two levels to the tree and one to the stack.
+        assert_eq!(depth(&"</form><form><span>".repeat(200)), 400);
+        assert_eq!(
+            check(&"</form><form><span>".repeat(300)),
+            Err(PageLimit::TooDeep)
+        );
+        // While a form is open (even if closed by another end tag), `<form>` is ignored.
+        assert_eq!(depth(&"<form><div>".repeat(100)), 101);
+        assert_eq!(depth(&"<form>a</form>".repeat(1000)), 1);
     }
 
     #[test]
