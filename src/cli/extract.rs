@@ -43,7 +43,7 @@ pub(super) async fn extract_pages(
             Ok(found) => found,
             Err(err) => {
                 failures += 1;
-                errln!("{source}: {err:#}");
+                errln!("{source}: {}", error_chain(&err));
                 continue;
             }
         };

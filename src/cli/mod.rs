@@ -465,7 +465,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(err) => {
-            errln!("error: {err:#}");
+            errln!("error: {}", error_chain(&err));
             ExitCode::FAILURE
         }
     }
@@ -528,9 +528,43 @@ pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the store {}", config.daemon.store.shown()))
 }
 
+/// The error and its causes, joined as anyhow's `{:#}` joins them, less each cause whose text is
+/// already shown: errors that print their source in their own message (ours wrap sqlx's as
+/// `database error: {0}`, and sqlx wraps the I/O error so) would otherwise repeat the same words
+/// two or three times on one line.
+pub(super) fn error_chain(err: &anyhow::Error) -> String {
+    let mut shown = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if shown.contains(&text) {
+            continue;
+        }
+        if !shown.is_empty() {
+            shown.push_str(": ");
+        }
+        shown.push_str(&text);
+    }
+    shown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_shown_once() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = anyhow::Error::from(crate::store::StoreError::from(sqlx::Error::Io(refused)))
+            .context("cannot open the store postgres://db");
+        assert_eq!(
+            error_chain(&err),
+            "cannot open the store postgres://db: database error: \
+             error communicating with database: connection refused"
+        );
+        // A cause its message does not name is still shown.
+        let err = anyhow::anyhow!("timed out").context("feed example");
+        assert_eq!(error_chain(&err), "feed example: timed out");
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
