@@ -9,7 +9,8 @@
 //! Latin-script names are only folded, as before: English does not decline names, and
 //! stemming them would merge "Paris" and "Pari".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use crate::text::{Lang, analyze};
 
@@ -107,7 +108,7 @@ fn nominative_likeness(form: &str) -> i32 {
     analyze(form, None)
         .iter()
         .filter(|t| t.term.chars().any(is_cyrillic))
-        .map(|t| match split_ending(&t.term).1 {
+        .map(|t| match name_word_split(&t.term).1 {
             "" | "й" | "ь" => 3,
             "ый" | "ий" | "ій" | "ая" | "яя" | "ое" | "а" | "я" | "о" => 2,
             "ами" | "ями" | "ого" | "его" | "ому" | "ему" | "ом" | "ем" | "єм" | "ым" | "им"
@@ -138,7 +139,7 @@ const ENDINGS: &[&str] = &[
 /// adjective's ending after к, г, х, a hissing consonant or a consonant + н (Зеленский,
 /// Нижний), and otherwise a noun's и plus й (Дмитрий, Дмитрия; Олексій, Олексія). Known
 /// misses: a vowel that drops out (Лев, Льва) and a bare stem ending like an instrumental
-/// (Артём, Артёма).
+/// (Артём, Артёма); [`name_word_split`] and [`cyrillic_word_key`] mend both for given names.
 fn split_ending(word: &str) -> (&str, &str) {
     const MIN_STEM_CHARS: usize = 2;
     let chars = word.chars().count();
@@ -169,13 +170,55 @@ fn split_ending(word: &str) -> (&str, &str) {
     (word, "")
 }
 
+/// [`split_ending`], put right for the given names it misreads (see [`GIVEN_NAME_STEMS`]).
+fn name_word_split(word: &str) -> (&str, &str) {
+    if GIVEN_NAME_STEMS.contains(word) {
+        return (word, "");
+    }
+    split_ending(word)
+}
+
+/// Listed given names (folded) whose nominative ends like a case ending: "Максим" (-им),
+/// "Артём" (-ем), "Адам" (-ам). They are whole stems, to which the other cases add their
+/// endings (Максима, Максимом).
+static GIVEN_NAME_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let mut stems = HashSet::new();
+    for line in GIVEN_NAMES_CYRILLIC.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        for token in analyze(line, None) {
+            let word = token.term;
+            let ends_in_consonant = word
+                .chars()
+                .last()
+                .is_some_and(|c| "бвгґджзклмнпрстфхцчшщ".contains(c));
+            if ends_in_consonant && !split_ending(&word).1.is_empty() {
+                stems.insert(word);
+            }
+        }
+    }
+    stems
+});
+
+/// Russian given names whose other cases drop a vowel, as (nominative, their stem): "Павла",
+/// "Павлом", "Льва", "Львом". All their cases are keyed by the nominative: Ukrainian keeps the
+/// vowel (Лева), and Павло shares Павла's stem.
+const DROPPED_VOWEL_STEMS: [(&str, &str); 2] = [("павел", "павл"), ("лев", "льв")];
+
+/// Russian and Ukrainian given names, one per line (Faker, MIT; see the file's header).
+pub(super) const GIVEN_NAMES_CYRILLIC: &str = include_str!("../../models/given-names-cyrillic.txt");
+
 /// The key of one folded Cyrillic word of a name: its stem, and for a Ukrainian word with
 /// no ending, the stem the other cases have. Ukrainian writes і (ї) in a closed final
 /// syllable where the cases with an ending, which open it, have о or е (є): "Харків",
 /// "Харкова", "Харкові"; "Київ", "Києва". So the last і of a bare word followed only by
 /// consonants reads as о, ї as є: "харків" → "харков", "київ" → "києв". Russian has no і.
 fn cyrillic_word_key(word: &str) -> String {
-    let (stem, ending) = split_ending(word);
+    let (stem, ending) = name_word_split(word);
+    if let Some((nominative, _)) = DROPPED_VOWEL_STEMS.iter().find(|(_, s)| *s == stem) {
+        return nominative.to_string();
+    }
     if !ending.is_empty() {
         return stem.to_owned();
     }
@@ -238,6 +281,12 @@ mod tests {
             "Україна України Україні Україну Україною",
             "Росія Росії Росію Росією",
             "Верховна Верховної Верховній",
+            // Listed given names that end like a case ending, or drop a vowel.
+            "Максим Максима Максиму Максимом Максиме",
+            "Артём Артёма Артёмом Артем",
+            "Адам Адама Адамом",
+            "Павел Павла Павлу Павлом Павле Павло",
+            "Лев Льва Льву Львом Льве Лева Левом",
         ] {
             let mut forms = forms.split(' ');
             let key = name_key(forms.next().unwrap());
@@ -250,6 +299,8 @@ mod tests {
             ("Москва", "Самара"),
             ("Київ", "Харків"),
             ("Сергей", "Серго"),
+            ("Лев", "Львов"),
+            ("Павел", "Павлов"),
         ] {
             assert_ne!(name_key(one), name_key(other), "{one} {other}");
         }
@@ -270,6 +321,7 @@ mod tests {
         assert_eq!(show(&["Пескова", "Песковым", "Песков"]), "Песков");
         assert_eq!(show(&["Сергеем", "Сергей", "Сергея"]), "Сергей");
         assert_eq!(show(&["Харкові", "Харків"]), "Харків");
+        assert_eq!(show(&["Максима", "Максимом", "Максим"]), "Максим");
         assert_eq!(
             show(&["Министерством обороны", "Министерство обороны"]),
             "Министерство обороны"

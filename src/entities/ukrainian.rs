@@ -292,7 +292,7 @@ pub fn mark_places<S: AsRef<str>>(words: &[S], tags: &mut [Tag], places: &PlaceS
 /// `models/given-names-cyrillic.txt`.
 fn given_names() -> &'static HashSet<String> {
     static NAMES: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(|| {
-        include_str!("../../models/given-names-cyrillic.txt")
+        super::inflection::GIVEN_NAMES_CYRILLIC
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(name_key)
